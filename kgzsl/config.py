@@ -1,0 +1,208 @@
+"""Experiment configs: YAML files with one ``{name: ..., params...}`` mapping per component.
+
+A config has the sections ``dataset``, ``knowledge``, ``semantics``, ``method``,
+``classifier`` (each a registered component and its parameters), ``train`` and ``eval``
+(plain settings)::
+
+    dataset: {name: synthetic_kg, n_features: 256}
+    knowledge: {name: rdf, paths: embedded:animals}
+    semantics: {name: kg_attributes, hierarchy: true}
+    method: {name: cvae, epochs: 40}
+    classifier: {name: softmax}
+    train: {seed: 0, device: auto}
+    eval: {calibrate: true}
+
+Unknown sections or keys are errors naming the key path (``method.epochz``); ``--set
+a.b=value`` overrides a key from the command line (the value is read as YAML, so ``5`` is an
+int and ``[1, 2]`` a list). :func:`resolve` fills in every default, and the resolved config is
+what a run saves.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kgzsl.errors import ConfigError
+from kgzsl.registry import REGISTRIES, _suggest, _type_name, check_type
+
+__all__ = [
+    "TrainSettings",
+    "EvalSettings",
+    "SECTIONS",
+    "load_config",
+    "apply_overrides",
+    "resolve",
+    "dump_config",
+    "default_config_path",
+]
+
+
+@dataclass
+class TrainSettings:
+    """Settings of the ``train`` section.
+
+    Args:
+        seed: seed of every random choice of the run (the dataset has its own ``seed``).
+        device: ``auto`` (CUDA when available), ``cpu`` or ``cuda[:i]``.
+    """
+
+    seed: int = 0
+    device: str = "auto"
+
+
+@dataclass
+class EvalSettings:
+    """Settings of the ``eval`` section.
+
+    Args:
+        calibrate: choose the calibrated-stacking factor γ on the validation split (the
+            method is fitted once more, on ``train`` with the ``val`` classes as unseen).
+        val_seen_fraction: share of ``train`` images held out as validation images of seen classes.
+        hit_k: k of the Hit@k figures (micro-averaged per image, the ImageNet protocol).
+    """
+
+    calibrate: bool = True
+    val_seen_fraction: float = 0.2
+    hit_k: list[int] | None = None
+
+
+_SETTINGS = {"train": TrainSettings, "eval": EvalSettings}
+#: every section, in the order a config is written
+SECTIONS = ("dataset", "knowledge", "semantics", "method", "classifier", "train", "eval")
+_OPTIONAL = {"knowledge", "classifier", "train", "eval"}
+
+
+def default_config_path() -> Path:
+    """The embedded default experiment (``kgzsl demo``)."""
+    return Path(__file__).resolve().parent / "configs" / "demo.yaml"
+
+
+def load_config(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a YAML config; a missing file or a YAML error is one :class:`ConfigError` with file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: invalid YAML: {e.problem}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: invalid YAML: {e}") from None
+    if data is None:
+        raise ConfigError(f"{path}: config is empty")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config must be a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def _parse_override(item: str) -> tuple[list[str], Any]:
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. method.epochs=5")
+    key, raw = item.split("=", 1)
+    parts = key.strip().split(".")
+    if len(parts) < 2 or not all(parts):
+        raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. method.epochs=5")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return parts, value
+
+
+def apply_overrides(config: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
+    """A copy of ``config`` with ``a.b=value`` overrides applied (validated later by :func:`resolve`)."""
+    config = copy.deepcopy(config)
+    for item in overrides or []:
+        parts, value = _parse_override(item)
+        if parts[0] not in SECTIONS:
+            hint = _suggest(parts[0], list(SECTIONS))
+            raise ConfigError(f"--set {item!r}: unknown section {parts[0]!r}{hint}; valid: {', '.join(SECTIONS)}")
+        node = config
+        for i, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {item!r}: {'.'.join(parts[: i + 1])} is not a mapping")
+            node = child
+        node[parts[-1]] = value
+    return config
+
+
+def _resolve_component(section: str, spec: Any) -> dict[str, Any] | None:
+    if spec is None:
+        if section in _OPTIONAL:
+            return None
+        raise ConfigError(f"{section}: section is required (a mapping with 'name' and parameters)")
+    if isinstance(spec, str):  # `method: eszsl` is shorthand for `{name: eszsl}`
+        spec = {"name": spec}
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{section}: expected a mapping with 'name', got {type(spec).__name__}")
+    if "name" not in spec:
+        raise ConfigError(f"{section}.name: missing (which {REGISTRIES[section].family} to use)")
+    registry = REGISTRIES[section]
+    name = spec["name"]
+    if not isinstance(name, str):
+        raise ConfigError(f"{section}.name: expected str, got {type(name).__name__} {name!r}")
+    if name not in registry:
+        try:
+            registry.get(name)
+        except ConfigError as e:
+            raise ConfigError(f"{section}.name: {e}") from None
+    params = {k: v for k, v in spec.items() if k != "name"}
+    registry.check_params(name, params, where=section)
+    return {"name": name, **registry.defaults(name), **params}
+
+
+def _resolve_settings(section: str, spec: Any) -> dict[str, Any]:
+    cls = _SETTINGS[section]
+    spec = {} if spec is None else spec
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{section}: expected a mapping, got {type(spec).__name__}")
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    valid = [f.name for f in fields(cls)]
+    for key, value in spec.items():
+        if key not in valid:
+            raise ConfigError(f"{section}.{key}: unknown key{_suggest(key, valid)}; valid: {', '.join(valid)}")
+        if not check_type(value, hints[key]):
+            raise ConfigError(
+                f"{section}.{key}: expected {_type_name(hints[key])}, got {type(value).__name__} {value!r}"
+            )
+    return {f.name: spec.get(f.name, f.default) for f in fields(cls)}
+
+
+def resolve(config: dict[str, Any]) -> dict[str, Any]:
+    """Check every section and key and fill in all defaults.
+
+    Returns:
+        A new config with every section present (``knowledge`` and ``classifier`` may be
+        ``None``) and every component parameter filled in.
+    """
+    for key in config:
+        if key not in SECTIONS:
+            raise ConfigError(
+                f"{key}: unknown section{_suggest(str(key), list(SECTIONS))}; valid: {', '.join(SECTIONS)}"
+            )
+    resolved: dict[str, Any] = {}
+    for section in SECTIONS:
+        if section in _SETTINGS:
+            resolved[section] = _resolve_settings(section, config.get(section))
+        else:
+            resolved[section] = _resolve_component(section, config.get(section))
+    return resolved
+
+
+def dump_config(config: dict[str, Any]) -> str:
+    """YAML text of a config, sections in their canonical order."""
+    ordered = {k: config[k] for k in SECTIONS if k in config}
+    return yaml.safe_dump(ordered, sort_keys=False, default_flow_style=None, width=100)

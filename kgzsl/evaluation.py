@@ -1,0 +1,813 @@
+"""Evaluation protocols for zero-shot learning (ZSL) and generalized ZSL (GZSL).
+
+Every function takes a score matrix ``scores`` of shape ``[N, C]`` (higher is
+better) over the *global* class indices ``0..C-1`` and integer ``labels`` of
+shape ``[N]`` that are global class indices as well. Entries of ``scores`` may
+be ``-inf`` (a class the model cannot predict); NaN and ``+inf`` are rejected.
+NumPy arrays, nested lists and PyTorch tensors are accepted (tensors are
+detached and copied to the CPU).
+
+Protocols implemented:
+
+* **Per-class mean top-1 accuracy** and the **harmonic mean** ``H`` of seen and
+  unseen accuracy, following Xian et al., "Zero-Shot Learning — A Comprehensive
+  Evaluation of the Good, the Bad and the Ugly", TPAMI 2018. Conventional ZSL
+  ranks test-unseen images among the unseen classes only; GZSL ranks test-seen
+  and test-unseen images among seen ∪ unseen classes.
+* **Calibrated stacking** (subtract ``gamma`` from the seen-class scores) and the
+  **Area Under the Seen-Unseen accuracy Curve (AUSUC)**, following Chao et al.,
+  "An Empirical Study and Analysis of Generalized Zero-Shot Learning for Object
+  Recognition in the Wild", ECCV 2016. The curve is computed exactly, not on a
+  grid of ``gamma`` values.
+* **Flat Hit@k**, micro-averaged over images, as in the ImageNet protocol of
+  Frome et al., "DeViSE: A Deep Visual-Semantic Embedding Model", NeurIPS 2013,
+  and Wang et al., "Zero-shot Recognition via Semantic Embeddings and Knowledge
+  Graphs", CVPR 2018.
+
+Ties are split. If the true class's score is strictly exceeded by ``g``
+candidate classes and equalled by ``t`` *other* candidate classes, the image
+counts as ``clip((k - g) / (t + 1), 0, 1)`` top-``k`` hits: the expected hit when
+ties are broken uniformly at random. A two-way tie for first place therefore
+counts 0.5 at top-1, and a model that gives every class the same score gets
+exactly chance accuracy ``k / #candidates``. This is deterministic and does
+not reward degenerate (e.g. constant) score functions, unlike ``argmax``, which
+breaks ties towards the lowest class index.
+
+Malformed inputs raise :class:`kgzsl.errors.DataError` (a ``ValueError``) with
+one line saying what was expected and what was received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from .errors import DataError
+
+__all__ = [
+    "Evaluator",
+    "ausuc",
+    "gzsl_accuracy",
+    "harmonic_mean",
+    "hit_at_k",
+    "per_class_accuracy",
+    "seen_unseen_curve",
+    "select_gamma",
+    "topk_hits",
+    "zsl_accuracy",
+]
+
+# Rows are processed in blocks so that the temporary boolean comparison matrix
+# stays around this many entries, even for large candidate sets (ImageNet-21K).
+_BLOCK_ENTRIES = 1 << 22
+# Two values of H closer than this are considered tied in `select_gamma`.
+_H_TIE_TOL = 1e-12
+
+
+# ---------------------------------------------------------------------------
+# Input conversion and validation
+# ---------------------------------------------------------------------------
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    """Converts an array-like (NumPy array, list, PyTorch tensor) to NumPy."""
+    if hasattr(x, "detach"):  # torch.Tensor, without importing torch
+        t = x.detach().cpu()
+        if str(getattr(t, "dtype", "")) == "torch.bfloat16":  # NumPy has no bfloat16
+            t = t.float()
+        return np.asarray(t)
+    if isinstance(x, (set, frozenset)):
+        x = sorted(x)
+    try:
+        return np.asarray(x)
+    except (TypeError, ValueError) as exc:  # e.g. ragged nested lists
+        raise DataError(f"expected an array, could not convert {type(x).__name__}: {exc}") from None
+
+
+def _check_scores(scores: Any, name: str = "scores") -> np.ndarray:
+    """Returns ``scores`` as a floating ``[N, C]`` array, rejecting NaN and +inf."""
+    arr = _to_numpy(scores)
+    if arr.ndim != 2:
+        raise DataError(f"{name} must be 2-D [N, C], got shape {arr.shape}")
+    if arr.shape[1] == 0:
+        raise DataError(f"{name} must have at least one class column, got shape {arr.shape}")
+    if arr.dtype.kind not in "biuf":
+        raise DataError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+    if arr.dtype.kind != "f":
+        arr = arr.astype(np.float64)
+    bad = np.isnan(arr)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise DataError(f"{name} contain NaN (first at row {r}, column {c}); scores must be finite or -inf")
+    bad = np.isposinf(arr)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise DataError(f"{name} contain +inf (first at row {r}, column {c}); scores must be finite or -inf")
+    return arr
+
+
+def _check_labels(labels: Any, n: int, num_classes: int, name: str = "labels") -> np.ndarray:
+    """Returns ``labels`` as an int64 ``[n]`` array of indices in ``[0, num_classes)``."""
+    arr = _to_numpy(labels)
+    if arr.ndim != 1:
+        raise DataError(f"{name} must be 1-D [N], got shape {arr.shape}")
+    if arr.shape[0] != n:
+        raise DataError(f"{name} has {arr.shape[0]} entries but the scores have {n} rows")
+    if arr.size == 0:
+        return arr.astype(np.int64)
+    if arr.dtype.kind not in "iu":
+        raise DataError(f"{name} must be integer class indices, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    out = (arr < 0) | (arr >= num_classes)
+    if out.any():
+        raise DataError(
+            f"{name} contain class {arr[out][0]}, outside [0, {num_classes}) (the scores have {num_classes} columns)"
+        )
+    return arr
+
+
+def _check_classes(classes: Any, num_classes: int, name: str) -> np.ndarray:
+    """Returns a non-empty, duplicate-free int64 array of class indices."""
+    arr = _to_numpy(classes)
+    if arr.ndim != 1:
+        raise DataError(f"{name} must be a 1-D array of class indices, got shape {arr.shape}")
+    if arr.size == 0:
+        raise DataError(f"{name} must contain at least one class, got an empty list")
+    if arr.dtype.kind not in "iu":
+        raise DataError(f"{name} must be integer class indices, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    out = (arr < 0) | (arr >= num_classes)
+    if out.any():
+        raise DataError(f"{name} contain class {arr[out][0]}, outside [0, {num_classes})")
+    uniq, counts = np.unique(arr, return_counts=True)
+    if (counts > 1).any():
+        raise DataError(f"{name} contain class {uniq[counts > 1][0]} more than once")
+    return arr
+
+
+def _check_subset(labels: np.ndarray, classes: np.ndarray, name: str, what: str) -> None:
+    """Raises if some label is not among ``classes``."""
+    inside = np.isin(labels, classes)
+    if not inside.all():
+        raise DataError(f"{name} contain class {labels[~inside][0]}, outside the {what}")
+
+
+def _check_k(k: Any, name: str = "k") -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise DataError(f"{name} must be a positive integer, got {k!r}")
+    return int(k)
+
+
+def _check_gamma(gamma: Any) -> float:
+    try:
+        value = float(gamma)
+    except (TypeError, ValueError):
+        raise DataError(f"gamma must be a finite number, got {gamma!r}") from None
+    if not np.isfinite(value):
+        raise DataError(f"gamma must be a finite number, got {gamma!r}")
+    return value
+
+
+def _check_split(
+    scores_seen: Any,
+    labels_seen: Any,
+    scores_unseen: Any,
+    labels_unseen: Any,
+    seen: Any,
+    unseen: Any,
+    num_classes: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Validates the inputs shared by the GZSL functions."""
+    ss = _check_scores(scores_seen, "scores_seen")
+    su = _check_scores(scores_unseen, "scores_unseen")
+    if ss.shape[1] != su.shape[1]:
+        raise DataError(
+            f"scores_seen and scores_unseen must have the same number of class columns, "
+            f"got {ss.shape[1]} and {su.shape[1]}"
+        )
+    c = ss.shape[1]
+    if num_classes is not None and c != num_classes:
+        raise DataError(f"scores must have num_classes={num_classes} columns, got {c}")
+    s = _check_classes(seen, c, "seen")
+    u = _check_classes(unseen, c, "unseen")
+    both = np.intersect1d(s, u)
+    if both.size:
+        raise DataError(f"seen and unseen classes overlap: class {both[0]} is in both")
+    ls = _check_labels(labels_seen, ss.shape[0], c, "labels_seen")
+    lu = _check_labels(labels_unseen, su.shape[0], c, "labels_unseen")
+    _check_subset(ls, s, "labels_seen", "seen classes")
+    _check_subset(lu, u, "labels_unseen", "unseen classes")
+    return ss, ls, su, lu, s, u
+
+
+# ---------------------------------------------------------------------------
+# Core computations (inputs already validated)
+# ---------------------------------------------------------------------------
+
+
+def _row_blocks(n: int, width: int) -> Iterator[slice]:
+    step = max(1, _BLOCK_ENTRIES // max(1, width))
+    for start in range(0, n, step):
+        yield slice(start, min(n, start + step))
+
+
+def _expected_hits(scores: np.ndarray, labels: np.ndarray, cols: np.ndarray, k: int) -> np.ndarray:
+    """Tie-split top-k hits of ``labels`` among columns ``cols`` (labels must be in cols)."""
+    hits = np.empty(scores.shape[0], dtype=np.float64)
+    rows = np.arange(scores.shape[0])
+    for blk in _row_blocks(scores.shape[0], cols.size):
+        sub = scores[blk][:, cols]
+        true = scores[rows[blk], labels[blk]][:, None]
+        greater = np.count_nonzero(sub > true, axis=1)
+        tied = np.count_nonzero(sub == true, axis=1) - 1  # minus the true class itself
+        hits[blk] = np.clip((k - greater) / (tied + 1.0), 0.0, 1.0)
+    return hits
+
+
+def _row_max(scores: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    out = np.empty(scores.shape[0], dtype=np.float64)
+    for blk in _row_blocks(scores.shape[0], cols.size):
+        out[blk] = scores[blk][:, cols].max(axis=1)
+    return out
+
+
+def _class_weights(labels: np.ndarray) -> np.ndarray:
+    """Weight ``1 / (n_c * #classes)`` per image, so that a weighted sum is a per-class mean."""
+    classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    return 1.0 / (counts[inverse] * classes.size)
+
+
+def _per_class_mean(hits: np.ndarray, labels: np.ndarray) -> tuple[float, dict[int, float]]:
+    if labels.size == 0:
+        raise DataError("cannot compute a per-class accuracy: no class has any image (N = 0)")
+    classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    acc = np.bincount(inverse, weights=hits, minlength=classes.size) / counts
+    return float(acc.mean()), {int(c): float(a) for c, a in zip(classes, acc)}
+
+
+def _calibrated(scores: np.ndarray, seen: np.ndarray, gamma: float) -> np.ndarray:
+    if gamma == 0.0:
+        return scores
+    out = scores.astype(np.float64, copy=True)
+    out[:, seen] -= gamma
+    return out
+
+
+def _curve_arrays(
+    ss: np.ndarray,
+    ls: np.ndarray,
+    su: np.ndarray,
+    lu: np.ndarray,
+    s: np.ndarray,
+    u: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Exact seen-unseen curve; returns (gamma, seen_acc, unseen_acc, interval_bounds).
+
+    ``interval_bounds`` has shape ``[M, 2]``: point ``j`` holds for every gamma in
+    the open interval ``(bounds[j, 0], bounds[j, 1])``.
+    """
+    if ls.size == 0:
+        raise DataError("labels_seen is empty: the seen-unseen curve needs test-seen images")
+    if lu.size == 0:
+        raise DataError("labels_unseen is empty: the seen-unseen curve needs test-unseen images")
+    share_seen = s.size / (s.size + u.size)
+
+    def group_terms(
+        scores: np.ndarray,
+        labels: np.ndarray,
+        own: np.ndarray,
+        other: np.ndarray,
+        own_is_seen: bool,
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        # Within-own-group expected top-1 hit, weighted for the per-class mean.
+        contrib = _class_weights(labels) * _expected_hits(scores, labels, own, 1)
+        max_own, max_other = _row_max(scores, own), _row_max(scores, other)
+        # Margin d = max seen score - max unseen score; predicted seen iff d > gamma.
+        with np.errstate(invalid="ignore", over="ignore"):
+            d = max_own - max_other if own_is_seen else max_other - max_own
+        never_scored = np.isneginf(max_own) & np.isneginf(max_other)
+        # Every class -inf: a cross-group tie at every gamma, split by group size
+        # (equal to the flat tie-split 1 / (|S| + |U|)).
+        share = share_seen if own_is_seen else 1.0 - share_seen
+        const = share * contrib[never_scored].sum()
+        # Infinite margins put the image in one group for every finite gamma.
+        always_own = np.isposinf(d) if own_is_seen else np.isneginf(d)
+        const += contrib[always_own & ~never_scored].sum()
+        varies = np.isfinite(d) & (contrib > 0)
+        return float(const), d[varies], contrib[varies]
+
+    const_s, d_s, a_s = group_terms(ss, ls, s, u, True)
+    const_u, d_u, b_u = group_terms(su, lu, u, s, False)
+
+    margins = np.unique(np.concatenate([d_s, d_u]))  # sorted, distinct
+    k = margins.size
+    a = np.bincount(np.searchsorted(margins, d_s), weights=a_s, minlength=k)
+    b = np.bincount(np.searchsorted(margins, d_u), weights=b_u, minlength=k)
+    # Point j covers gamma in (margins[j-1], margins[j]): seen images with margin
+    # >= margins[j] stay seen; unseen images with margin <= margins[j-1] go unseen.
+    seen_acc = const_s + np.concatenate([np.cumsum(a[::-1])[::-1], [0.0]])
+    unseen_acc = const_u + np.concatenate([[0.0], np.cumsum(b)])
+    lower = np.concatenate([[-np.inf], margins])
+    upper = np.concatenate([margins, [np.inf]])
+    if k == 0:
+        gamma = np.zeros(1)
+    else:
+        mid = margins[:-1] + (margins[1:] - margins[:-1]) / 2.0
+        gamma = np.concatenate([[_step_below(margins[0])], mid, [_step_above(margins[-1])]])
+    return (
+        gamma,
+        np.clip(seen_acc, 0.0, 1.0),
+        np.clip(unseen_acc, 0.0, 1.0),
+        np.stack([lower, upper], axis=1),
+    )
+
+
+def _step_below(x: float) -> float:
+    y = x - 1.0
+    return float(y) if y < x else float(np.nextafter(x, -np.inf))
+
+
+def _step_above(x: float) -> float:
+    y = x + 1.0
+    return float(y) if y > x else float(np.nextafter(x, np.inf))
+
+
+def _harmonic(seen: np.ndarray, unseen: np.ndarray) -> np.ndarray:
+    total = seen + unseen
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, 2.0 * seen * unseen / np.where(total > 0, total, 1.0), 0.0)
+
+
+# ---------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------
+
+
+def topk_hits(scores: Any, labels: Any, k: int = 1, candidates: Any = None) -> np.ndarray:
+    """Expected top-``k`` hit of every image, with ties split.
+
+    Only the columns listed in ``candidates`` compete. If the true class's score
+    is strictly exceeded by ``g`` candidates and equalled by ``t`` other
+    candidates, the hit is ``clip((k - g) / (t + 1), 0, 1)``, i.e. the
+    probability of a hit when ties are broken uniformly at random. A ``k``
+    larger than the number of candidates always gives 1.
+
+    Args:
+        scores: ``[N, C]`` scores over the global classes, higher is better;
+            ``-inf`` allowed, NaN and ``+inf`` are errors.
+        labels: ``[N]`` true global class indices; each must be a candidate.
+        k: Number of top-ranked classes that count as a hit (``k >= 1``).
+        candidates: Global class indices allowed to be predicted (default: all
+            ``C`` classes). Order does not matter; duplicates are errors.
+
+    Returns:
+        ``[N]`` float64 array of expected hits in ``[0, 1]``.
+
+    Raises:
+        ValueError: On malformed shapes, NaN/+inf scores, labels outside
+            ``[0, C)`` or outside ``candidates``, or an empty ``candidates``.
+    """
+    arr = _check_scores(scores)
+    n, c = arr.shape
+    y = _check_labels(labels, n, c)
+    k = _check_k(k)
+    cols = np.arange(c) if candidates is None else _check_classes(candidates, c, "candidates")
+    _check_subset(y, cols, "labels", "candidate classes")
+    return _expected_hits(arr, y, cols, k)
+
+
+def per_class_accuracy(scores: Any, labels: Any, candidates: Any = None, k: int = 1) -> tuple[float, dict[int, float]]:
+    """Per-class mean top-``k`` accuracy (Xian et al., TPAMI 2018).
+
+    Each class present in ``labels`` gets the mean tie-split hit of its images
+    (see :func:`topk_hits`); the result is the unweighted mean over those
+    classes, so frequent classes do not dominate. Candidate classes without
+    any image in ``labels`` are excluded from the mean (averaging in a 0 would
+    penalise a model for a class it was never tested on); they are the
+    candidates missing from the returned dictionary.
+
+    Args:
+        scores: ``[N, C]`` scores, higher is better.
+        labels: ``[N]`` true global class indices, all among ``candidates``.
+        candidates: Global class indices that compete (default: all classes).
+        k: Top-``k`` cut-off.
+
+    Returns:
+        ``(mean, per_class)``: the mean accuracy in ``[0, 1]`` and a dictionary
+        mapping each class that has images to its accuracy.
+
+    Raises:
+        ValueError: On invalid inputs (see :func:`topk_hits`) or if no class
+            has any image (``N == 0``).
+    """
+    hits = topk_hits(scores, labels, k=k, candidates=candidates)
+    return _per_class_mean(hits, _to_numpy(labels).astype(np.int64))
+
+
+def harmonic_mean(seen: float, unseen: float) -> float:
+    """Harmonic mean ``H = 2 * seen * unseen / (seen + unseen)`` (Xian et al., TPAMI 2018).
+
+    Args:
+        seen: Seen-class accuracy (non-negative; fraction or percent).
+        unseen: Unseen-class accuracy, on the same scale as ``seen``.
+
+    Returns:
+        ``H``, or 0.0 when both accuracies are 0.
+
+    Raises:
+        ValueError: If an accuracy is negative or not finite.
+    """
+    values = []
+    for name, value in (("seen", seen), ("unseen", unseen)):
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise DataError(f"{name} accuracy must be a number, got {value!r}") from None
+        if not np.isfinite(v) or v < 0:
+            raise DataError(f"{name} accuracy must be finite and >= 0, got {value!r}")
+        values.append(v)
+    s, u = values
+    return 0.0 if s + u == 0 else 2.0 * s * u / (s + u)
+
+
+def zsl_accuracy(scores: Any, labels: Any, unseen: Any) -> float:
+    """Conventional ZSL accuracy: per-class mean top-1 among the unseen classes only.
+
+    Seen-class columns are ignored, so a high seen-class score cannot hurt
+    (Xian et al., TPAMI 2018).
+
+    Args:
+        scores: ``[N, C]`` scores of the test-unseen images.
+        labels: ``[N]`` their true global class indices, all in ``unseen``.
+        unseen: Global indices of the unseen classes.
+
+    Returns:
+        The per-class mean top-1 accuracy in ``[0, 1]``.
+
+    Raises:
+        ValueError: On invalid inputs or labels outside ``unseen``.
+    """
+    arr = _check_scores(scores)
+    cols = _check_classes(unseen, arr.shape[1], "unseen")
+    y = _check_labels(labels, arr.shape[0], arr.shape[1])
+    _check_subset(y, cols, "labels", "unseen classes")
+    return _per_class_mean(_expected_hits(arr, y, cols, 1), y)[0]
+
+
+def gzsl_accuracy(
+    scores_seen: Any,
+    labels_seen: Any,
+    scores_unseen: Any,
+    labels_unseen: Any,
+    seen: Any,
+    unseen: Any,
+    gamma: float = 0.0,
+) -> dict[str, float]:
+    """GZSL accuracies with optional calibrated stacking.
+
+    Both test splits are ranked among all of ``seen ∪ unseen``. Calibrated
+    stacking (Chao et al., ECCV 2016) subtracts ``gamma`` from the seen-class
+    scores first; ``gamma = 0`` is plain GZSL (Xian et al., TPAMI 2018). Each
+    accuracy is a per-class mean top-1 with ties split (see :func:`topk_hits`).
+
+    Args:
+        scores_seen: ``[N_s, C]`` scores of the test-seen images.
+        labels_seen: ``[N_s]`` their labels, all in ``seen``.
+        scores_unseen: ``[N_u, C]`` scores of the test-unseen images.
+        labels_unseen: ``[N_u]`` their labels, all in ``unseen``.
+        seen: Global indices of the seen classes.
+        unseen: Global indices of the unseen classes (disjoint from ``seen``).
+        gamma: Calibration subtracted from the seen-class scores (finite).
+
+    Returns:
+        ``{"seen": acc_S, "unseen": acc_U, "h": harmonic_mean(acc_S, acc_U)}``.
+
+    Raises:
+        ValueError: On invalid inputs, overlapping class sets, empty splits or a
+            non-finite ``gamma``.
+    """
+    ss, ls, su, lu, s, u = _check_split(scores_seen, labels_seen, scores_unseen, labels_unseen, seen, unseen)
+    g = _check_gamma(gamma)
+    cols = np.concatenate([s, u])
+    if ls.size == 0:
+        raise DataError("labels_seen is empty: GZSL needs test-seen images")
+    if lu.size == 0:
+        raise DataError("labels_unseen is empty: GZSL needs test-unseen images")
+    acc_s = _per_class_mean(_expected_hits(_calibrated(ss, s, g), ls, cols, 1), ls)[0]
+    acc_u = _per_class_mean(_expected_hits(_calibrated(su, s, g), lu, cols, 1), lu)[0]
+    return {"seen": acc_s, "unseen": acc_u, "h": harmonic_mean(acc_s, acc_u)}
+
+
+def seen_unseen_curve(
+    scores_seen: Any,
+    labels_seen: Any,
+    scores_unseen: Any,
+    labels_unseen: Any,
+    seen: Any,
+    unseen: Any,
+) -> dict[str, np.ndarray]:
+    """The exact Seen-Unseen accuracy Curve of calibrated stacking (Chao et al., ECCV 2016).
+
+    For every image the tie-split top-1 hit *within its own group* (seen
+    images among seen classes, unseen images among unseen classes) does not
+    depend on ``gamma``; only the group it is assigned to does. The image is
+    assigned to the seen group iff ``d - gamma > 0``, where ``d`` is its best
+    seen-class score minus its best unseen-class score. The GZSL accuracies
+    are therefore step functions of ``gamma`` that change only at the margins
+    ``d``; this function returns one point per open interval between
+    consecutive distinct margins (plus one below and one above all of them),
+    computed with a sort and cumulative sums in ``O(N log N)``. At any ``gamma``
+    that is not a margin the point agrees with :func:`gzsl_accuracy`.
+
+    The first point (``gamma`` -> -inf) is ``(unseen=0, seen=A_S->S)`` and the
+    last (``gamma`` -> +inf) is ``(unseen=A_U->U, seen=0)``, where ``A_S->S`` is
+    the accuracy of the test-seen images ranked among the seen classes only.
+    Images whose group maximum is ``-inf`` never move to that group for any
+    finite ``gamma``, so with ``-inf`` scores the ends need not reach the axes.
+    Only margins of images that can be hit are used, so consecutive points
+    always differ.
+
+    Args:
+        scores_seen: ``[N_s, C]`` scores of the test-seen images.
+        labels_seen: ``[N_s]`` their labels, all in ``seen``.
+        scores_unseen: ``[N_u, C]`` scores of the test-unseen images.
+        labels_unseen: ``[N_u]`` their labels, all in ``unseen``.
+        seen: Global indices of the seen classes.
+        unseen: Global indices of the unseen classes (disjoint from ``seen``).
+
+    Returns:
+        ``{"gamma": [M], "seen": [M], "unseen": [M]}`` float64 arrays sorted by
+        increasing ``gamma`` (hence non-decreasing unseen and non-increasing
+        seen accuracy). Each ``gamma`` is a representative value of its
+        interval: the midpoint between two margins, or one unit beyond the
+        smallest / largest margin.
+
+    Raises:
+        ValueError: On invalid inputs or an empty test split.
+    """
+    gamma, acc_s, acc_u, _ = _curve_arrays(
+        *_check_split(scores_seen, labels_seen, scores_unseen, labels_unseen, seen, unseen)
+    )
+    return {"gamma": gamma, "seen": acc_s, "unseen": acc_u}
+
+
+def _area(unseen_acc: np.ndarray, seen_acc: np.ndarray) -> float:
+    order = np.argsort(unseen_acc, kind="stable")
+    x, y = unseen_acc[order], seen_acc[order]
+    area = float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2.0))
+    return min(1.0, max(0.0, area))
+
+
+def ausuc(
+    scores_seen: Any,
+    labels_seen: Any,
+    scores_unseen: Any,
+    labels_unseen: Any,
+    seen: Any,
+    unseen: Any,
+) -> float:
+    """Area Under the Seen-Unseen accuracy Curve (Chao et al., ECCV 2016).
+
+    Unseen accuracy is on the x-axis and seen accuracy on the y-axis; the
+    exact curve of :func:`seen_unseen_curve` is integrated with the trapezoid
+    rule over its points sorted by unseen accuracy. A perfect model scores 1.
+
+    Args:
+        scores_seen: ``[N_s, C]`` scores of the test-seen images.
+        labels_seen: ``[N_s]`` their labels, all in ``seen``.
+        scores_unseen: ``[N_u, C]`` scores of the test-unseen images.
+        labels_unseen: ``[N_u]`` their labels, all in ``unseen``.
+        seen: Global indices of the seen classes.
+        unseen: Global indices of the unseen classes (disjoint from ``seen``).
+
+    Returns:
+        The area, in ``[0, 1]``.
+
+    Raises:
+        ValueError: On invalid inputs or an empty test split.
+    """
+    curve = seen_unseen_curve(scores_seen, labels_seen, scores_unseen, labels_unseen, seen, unseen)
+    return _area(curve["unseen"], curve["seen"])
+
+
+def select_gamma(
+    scores_seen: Any,
+    labels_seen: Any,
+    scores_unseen: Any,
+    labels_unseen: Any,
+    seen: Any,
+    unseen: Any,
+) -> float:
+    """The calibration ``gamma`` that maximises the harmonic mean ``H``.
+
+    Call this on a **validation** split (validation-seen and
+    validation-unseen images), never on the test split: choosing ``gamma`` on
+    test labels leaks them into the reported result. Then pass the returned
+    value to :func:`gzsl_accuracy` on the test split.
+
+    The search is exact: ``H`` is maximised over every interval of
+    :func:`seen_unseen_curve`. Among intervals tied for the best ``H`` the one
+    with the smallest ``|gamma|`` wins; ``0.0`` is returned when the winning
+    interval contains 0, otherwise the interval's representative ``gamma``
+    (a midpoint between margins, which leaves room on both sides).
+
+    Args:
+        scores_seen: ``[N_s, C]`` scores of the validation-seen images.
+        labels_seen: ``[N_s]`` their labels, all in ``seen``.
+        scores_unseen: ``[N_u, C]`` scores of the validation-unseen images.
+        labels_unseen: ``[N_u]`` their labels, all in ``unseen``.
+        seen: Global indices of the seen classes.
+        unseen: Global indices of the unseen classes (disjoint from ``seen``).
+
+    Returns:
+        The selected ``gamma`` (finite).
+
+    Raises:
+        ValueError: On invalid inputs or an empty split.
+    """
+    gamma, acc_s, acc_u, bounds = _curve_arrays(
+        *_check_split(scores_seen, labels_seen, scores_unseen, labels_unseen, seen, unseen)
+    )
+    h = _harmonic(acc_s, acc_u)
+    best = np.flatnonzero(h >= h.max() - _H_TIE_TOL)
+    contains_zero = (bounds[best, 0] < 0.0) & (bounds[best, 1] > 0.0)
+    if contains_zero.any():
+        return 0.0
+    return float(gamma[best[np.argmin(np.abs(gamma[best]))]])
+
+
+def hit_at_k(
+    scores: Any, labels: Any, candidates: Any = None, ks: Iterable[int] = (1, 2, 5, 10, 20)
+) -> dict[int, float]:
+    """Flat Hit@k micro-averaged over images (ImageNet ZSL protocol).
+
+    This is the protocol of Frome et al. (NeurIPS 2013) and Wang et al.
+    (CVPR 2018): the fraction of images whose true class is among the ``k``
+    highest-scoring candidates, averaged over *images* (not classes), with
+    ties split as in :func:`topk_hits`. A ``k`` of at least the number of
+    candidates gives 1.0.
+
+    Args:
+        scores: ``[N, C]`` scores, higher is better.
+        labels: ``[N]`` true global class indices, all among ``candidates``.
+        candidates: Global class indices that compete (default: all classes),
+            e.g. the 2-hop, 3-hop or all unseen ImageNet classes.
+        ks: The cut-offs to report.
+
+    Returns:
+        A dictionary mapping each ``k`` to its Hit@k in ``[0, 1]``.
+
+    Raises:
+        ValueError: On invalid inputs, an empty ``ks`` or no images.
+    """
+    ks = list(ks)
+    if not ks:
+        raise DataError("ks must contain at least one cut-off, got an empty list")
+    ks = [_check_k(k, "each k in ks") for k in ks]
+    arr = _check_scores(scores)
+    if arr.shape[0] == 0:
+        raise DataError("cannot compute Hit@k: scores have no rows (N = 0)")
+    y = _check_labels(labels, arr.shape[0], arr.shape[1])
+    cols = np.arange(arr.shape[1]) if candidates is None else _check_classes(candidates, arr.shape[1], "candidates")
+    _check_subset(y, cols, "labels", "candidate classes")
+    return {k: float(_expected_hits(arr, y, cols, k).mean()) for k in ks}
+
+
+class Evaluator:
+    """OGB-style fixed evaluator: one per dataset split, strict input checks, flat metric keys.
+
+    The class split is fixed at construction, so every method evaluated with
+    the same ``Evaluator`` uses the same protocol. Scores must have exactly
+    ``num_classes`` columns, test-seen labels must be seen classes and
+    test-unseen labels unseen classes.
+
+    Example:
+        >>> ev = Evaluator(num_classes=50, seen=seen_ids, unseen=unseen_ids)
+        >>> gamma = ev.calibrate(val_s, val_ys, val_u, val_yu)  # validation only
+        >>> ev.evaluate(test_s, test_ys, test_u, test_yu, gamma=gamma)["gzsl_cs/h"]
+
+    Args:
+        num_classes: Total number of classes ``C`` (score columns).
+        seen: Global indices of the seen classes.
+        unseen: Global indices of the unseen classes (disjoint from ``seen``).
+
+    Raises:
+        ValueError: If ``num_classes`` is not a positive integer or the class
+            sets are empty, out of range, duplicated or overlapping.
+    """
+
+    expected_input_format = (
+        "scores_seen: float [N_s, num_classes] (higher is better, -inf allowed), "
+        "labels_seen: int [N_s] in seen; scores_unseen: float [N_u, num_classes], "
+        "labels_unseen: int [N_u] in unseen"
+    )
+
+    def __init__(self, num_classes: int, seen: Any, unseen: Any) -> None:
+        self.num_classes = _check_k(num_classes, "num_classes")
+        self.seen = _check_classes(seen, self.num_classes, "seen")
+        self.unseen = _check_classes(unseen, self.num_classes, "unseen")
+        both = np.intersect1d(self.seen, self.unseen)
+        if both.size:
+            raise DataError(f"seen and unseen classes overlap: class {both[0]} is in both")
+        self.seen.setflags(write=False)
+        self.unseen.setflags(write=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"Evaluator(num_classes={self.num_classes}, "
+            f"seen={self.seen.size} classes, unseen={self.unseen.size} classes)"
+        )
+
+    def _split(
+        self, scores_seen: Any, labels_seen: Any, scores_unseen: Any, labels_unseen: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return _check_split(
+            scores_seen,
+            labels_seen,
+            scores_unseen,
+            labels_unseen,
+            self.seen,
+            self.unseen,
+            num_classes=self.num_classes,
+        )
+
+    def evaluate(
+        self,
+        scores_seen: Any,
+        labels_seen: Any,
+        scores_unseen: Any,
+        labels_unseen: Any,
+        gamma: float | None = None,
+    ) -> dict[str, float]:
+        """Computes every ZSL/GZSL metric on one (test) split.
+
+        Args:
+            scores_seen: ``[N_s, num_classes]`` scores of the test-seen images.
+            labels_seen: ``[N_s]`` their labels, all seen classes.
+            scores_unseen: ``[N_u, num_classes]`` scores of the test-unseen images.
+            labels_unseen: ``[N_u]`` their labels, all unseen classes.
+            gamma: Calibrated-stacking ``gamma``, chosen beforehand with
+                :meth:`calibrate` on validation data; ``None`` skips the
+                ``gzsl_cs/*`` metrics.
+
+        Returns:
+            Fractions in ``[0, 1]`` under the keys ``"zsl/top1"`` (per-class
+            top-1 of the unseen images among unseen classes), ``"gzsl/seen"``,
+            ``"gzsl/unseen"``, ``"gzsl/h"`` (``gamma = 0``), ``"gzsl/ausuc"``
+            and, when ``gamma`` is given, ``"gzsl_cs/seen"``,
+            ``"gzsl_cs/unseen"``, ``"gzsl_cs/h"`` and ``"gzsl_cs/gamma"``.
+
+        Raises:
+            ValueError: On inputs that do not match this evaluator's split.
+        """
+        ss, ls, su, lu, s, u = self._split(scores_seen, labels_seen, scores_unseen, labels_unseen)
+        g = None if gamma is None else _check_gamma(gamma)
+        out = {"zsl/top1": zsl_accuracy(su, lu, u)}
+        plain = gzsl_accuracy(ss, ls, su, lu, s, u, gamma=0.0)
+        out.update({"gzsl/seen": plain["seen"], "gzsl/unseen": plain["unseen"], "gzsl/h": plain["h"]})
+        out["gzsl/ausuc"] = ausuc(ss, ls, su, lu, s, u)
+        if g is not None:
+            cs = gzsl_accuracy(ss, ls, su, lu, s, u, gamma=g)
+            out.update(
+                {
+                    "gzsl_cs/seen": cs["seen"],
+                    "gzsl_cs/unseen": cs["unseen"],
+                    "gzsl_cs/h": cs["h"],
+                    "gzsl_cs/gamma": g,
+                }
+            )
+        return out
+
+    def calibrate(self, scores_seen: Any, labels_seen: Any, scores_unseen: Any, labels_unseen: Any) -> float:
+        """Selects ``gamma`` by maximising ``H`` (see :func:`select_gamma`).
+
+        Pass **validation** scores and labels only, never the test split.
+
+        Args:
+            scores_seen: ``[N_s, num_classes]`` scores of validation-seen images.
+            labels_seen: ``[N_s]`` their labels, all seen classes.
+            scores_unseen: ``[N_u, num_classes]`` scores of validation-unseen images.
+            labels_unseen: ``[N_u]`` their labels, all unseen classes.
+
+        Returns:
+            The selected ``gamma``.
+        """
+        return select_gamma(*self._split(scores_seen, labels_seen, scores_unseen, labels_unseen))
+
+    def curve(
+        self, scores_seen: Any, labels_seen: Any, scores_unseen: Any, labels_unseen: Any
+    ) -> dict[str, np.ndarray]:
+        """The exact seen-unseen curve (see :func:`seen_unseen_curve`).
+
+        Args:
+            scores_seen: ``[N_s, num_classes]`` scores of the test-seen images.
+            labels_seen: ``[N_s]`` their labels, all seen classes.
+            scores_unseen: ``[N_u, num_classes]`` scores of the test-unseen images.
+            labels_unseen: ``[N_u]`` their labels, all unseen classes.
+
+        Returns:
+            ``{"gamma": [M], "seen": [M], "unseen": [M]}``.
+        """
+        return seen_unseen_curve(*self._split(scores_seen, labels_seen, scores_unseen, labels_unseen))

@@ -1,0 +1,260 @@
+"""One registry per component family, filled by decorators.
+
+Every configurable component of kgzsl (datasets, knowledge sources, semantic encoders,
+methods, classifiers) is a class registered under a short name::
+
+    @METHODS.register("eszsl")
+    class ESZSL(ZSLMethod):
+        def __init__(self, alpha: int = 3, gamma: int = 0): ...
+
+    METHODS.build("eszsl", alpha=2)
+
+:meth:`Registry.build` checks the parameters against the constructor's signature and its
+type hints *before* building, and on a mistake raises one :class:`~kgzsl.errors.ConfigError`
+that names the valid names or parameters. Constructors only store their arguments
+(scikit-learn style), so the defaults read from the signature are the component's defaults.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import types
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+
+from kgzsl.errors import ConfigError
+
+__all__ = [
+    "Component",
+    "Registry",
+    "DATASETS",
+    "KNOWLEDGE",
+    "SEMANTICS",
+    "METHODS",
+    "CLASSIFIERS",
+    "REGISTRIES",
+    "get_registry",
+]
+
+T = TypeVar("T")
+
+# Modules whose import fills the registries. Imported lazily, on first use of a registry,
+# so that ``import kgzsl`` and ``kgzsl --help`` stay fast (torch is not imported).
+_COMPONENT_MODULES = {
+    "datasets": ["kgzsl.data.synthetic"],
+    "knowledge": ["kgzsl.knowledge.sources"],
+    "semantics": ["kgzsl.semantics.attributes"],
+    "methods": ["kgzsl.methods.eszsl", "kgzsl.methods.cvae"],
+    "classifiers": ["kgzsl.classifier"],
+}
+
+
+def _suggest(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _type_name(tp: Any) -> str:
+    if isinstance(tp, type):
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+def check_type(value: Any, tp: Any) -> bool:
+    """Return whether ``value`` matches the (simple) type hint ``tp``.
+
+    Supports the hints configs can carry: ``int``, ``float`` (ints accepted), ``bool``,
+    ``str``, ``None``, ``Optional``/unions, ``Literal``, ``list[...]``, ``tuple[...]`` and
+    ``dict[...]``. Anything else is accepted as is.
+    """
+    if tp is Any or tp is inspect.Parameter.empty:
+        return True
+    if tp is None or tp is type(None):
+        return value is None
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        return any(check_type(value, arg) for arg in get_args(tp))
+    if origin is Literal:
+        return value in get_args(tp)
+    if origin in (list, tuple, Sequence):
+        if not isinstance(value, (list, tuple)):
+            return False
+        args = get_args(tp)
+        if not args or (len(args) == 2 and args[1] is Ellipsis):
+            inner = args[0] if args else Any
+            return all(check_type(v, inner) for v in value)
+        if origin is tuple:
+            return len(args) == len(value) and all(check_type(v, a) for v, a in zip(value, args))
+        return all(check_type(v, args[0]) for v in value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            return False
+        args = get_args(tp) or (Any, Any)
+        return all(check_type(k, args[0]) and check_type(v, args[1]) for k, v in value.items())
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(tp, type):
+        return isinstance(value, tp)
+    return True
+
+
+class Component:
+    """Mixin of registered components: ``get_params()`` and a ``repr`` from the constructor's arguments.
+
+    Constructors only store their keyword arguments under the same names (scikit-learn style).
+    """
+
+    registry_name: str = ""
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor arguments, as stored."""
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {name: getattr(self, name) for name in names}
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+
+class Registry:
+    """A named family of components, filled with :meth:`register`.
+
+    Args:
+        family: the family's name, as used in configs and ``kgzsl list FAMILY``.
+    """
+
+    def __init__(self, family: str) -> None:
+        self.family = family
+        self._entries: dict[str, type] = {}
+        self._loaded = False
+
+    def register(self, name: str) -> Callable[[type[T]], type[T]]:
+        """Class decorator registering a component under ``name``."""
+
+        def decorator(cls: type[T]) -> type[T]:
+            if name in self._entries and self._entries[name] is not cls:
+                raise ValueError(f"{self.family} registry already has an entry {name!r}")
+            self._entries[name] = cls
+            cls.registry_name = name  # type: ignore[attr-defined]
+            return cls
+
+        return decorator
+
+    def _load(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            for module in _COMPONENT_MODULES.get(self.family, []):
+                importlib.import_module(module)
+
+    def names(self) -> list[str]:
+        """The registered names, sorted."""
+        self._load()
+        return sorted(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        self._load()
+        return name in self._entries
+
+    def __len__(self) -> int:
+        self._load()
+        return len(self._entries)
+
+    def get(self, name: str) -> type:
+        """The class registered under ``name``; a :class:`ConfigError` naming the valid ones otherwise."""
+        self._load()
+        if not isinstance(name, str) or name not in self._entries:
+            valid = ", ".join(self.names()) or "(none)"
+            hint = _suggest(name, self.names()) if isinstance(name, str) else ""
+            raise ConfigError(f"unknown {self.family} {name!r}{hint}; valid: {valid}")
+        return self._entries[name]
+
+    def parameters(self, name: str) -> dict[str, inspect.Parameter]:
+        """The constructor parameters of ``name`` (without ``self``)."""
+        cls = self.get(name)
+        params = dict(inspect.signature(cls.__init__).parameters)
+        params.pop("self", None)
+        return {
+            k: p
+            for k, p in params.items()
+            if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        }
+
+    def defaults(self, name: str) -> dict[str, Any]:
+        """Default value of every constructor parameter that has one."""
+        return {k: p.default for k, p in self.parameters(name).items() if p.default is not inspect.Parameter.empty}
+
+    def type_hints(self, name: str) -> dict[str, Any]:
+        cls = self.get(name)
+        try:
+            return typing.get_type_hints(cls.__init__)
+        except Exception:  # unresolvable forward references: skip type checks
+            return {}
+
+    def check_params(self, name: str, params: dict[str, Any], where: str | None = None) -> None:
+        """Raise one :class:`ConfigError` if ``params`` don't fit ``name``'s constructor.
+
+        Args:
+            name: registered name.
+            params: keyword arguments for the constructor.
+            where: key path used in messages (``"method"`` gives ``method.lr``).
+        """
+        where = where or self.family
+        accepted = self.parameters(name)
+        for key in params:
+            if key not in accepted:
+                valid = ", ".join(accepted) or "(none)"
+                raise ConfigError(
+                    f"{where}.{key}: unknown parameter for {self.family} {name!r}"
+                    f"{_suggest(key, list(accepted))}; valid: {valid}"
+                )
+        missing = [k for k, p in accepted.items() if p.default is inspect.Parameter.empty and k not in params]
+        if missing:
+            raise ConfigError(f"{where}: {self.family} {name!r} needs parameter(s) {', '.join(missing)}")
+        hints = self.type_hints(name)
+        for key, value in params.items():
+            tp = hints.get(key, Any)
+            if not check_type(value, tp):
+                raise ConfigError(f"{where}.{key}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}")
+
+    def build(self, name: str, where: str | None = None, **params: Any) -> Any:
+        """Build the component ``name`` with ``params``, checked against its constructor first."""
+        self.check_params(name, params, where)
+        return self.get(name)(**params)
+
+    def describe(self, name: str) -> str:
+        """First docstring line of the component."""
+        doc = inspect.getdoc(self.get(name)) or ""
+        return doc.splitlines()[0] if doc else ""
+
+    def __repr__(self) -> str:
+        return f"Registry({self.family!r}, {self.names()})"
+
+
+DATASETS = Registry("datasets")
+KNOWLEDGE = Registry("knowledge")
+SEMANTICS = Registry("semantics")
+METHODS = Registry("methods")
+CLASSIFIERS = Registry("classifiers")
+
+#: config section → registry
+REGISTRIES: dict[str, Registry] = {
+    "dataset": DATASETS,
+    "knowledge": KNOWLEDGE,
+    "semantics": SEMANTICS,
+    "method": METHODS,
+    "classifier": CLASSIFIERS,
+}
+
+
+def get_registry(family: str) -> Registry:
+    """The registry of a family, by family name (``methods``) or config section (``method``)."""
+    for section, registry in REGISTRIES.items():
+        if family in (section, registry.family):
+            return registry
+    families = ", ".join(r.family for r in REGISTRIES.values())
+    raise ConfigError(f"unknown component family {family!r}; valid: {families}")

@@ -1,0 +1,60 @@
+"""The interface of semantic encoders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from kgzsl.registry import Component
+
+if TYPE_CHECKING:
+    from kgzsl.data.dataset import ZSLDataset
+    from kgzsl.knowledge.store import KnowledgeGraph
+
+__all__ = ["ClassEmbeddings", "SemanticEncoder", "normalize_rows"]
+
+
+@dataclass
+class ClassEmbeddings:
+    """Class embeddings aligned with a dataset's classes.
+
+    Shapes:
+        matrix: ``[C, d]`` float32, row ``i`` is the class ``ids[i]``.
+    """
+
+    matrix: np.ndarray
+    ids: list[str]
+    columns: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.matrix = np.asarray(self.matrix, dtype=np.float32)
+        if self.matrix.ndim != 2 or self.matrix.shape[0] != len(self.ids):
+            raise ValueError(f"class embeddings: {self.matrix.shape} for {len(self.ids)} class ids")
+
+    @property
+    def dim(self) -> int:
+        return int(self.matrix.shape[1])
+
+
+def normalize_rows(matrix: np.ndarray, how: str) -> np.ndarray:
+    """``none``, ``l2`` (unit rows) or ``zscore`` (standardised columns)."""
+    matrix = np.asarray(matrix, dtype=np.float32)
+    if how == "none":
+        return matrix
+    if how == "l2":
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        return matrix / np.maximum(norms, 1e-12)
+    if how == "zscore":
+        return (matrix - matrix.mean(0)) / np.maximum(matrix.std(0), 1e-6)
+    raise ValueError(f"unknown normalisation {how!r}; valid: none, l2, zscore")
+
+
+class SemanticEncoder(Component):
+    """Base class: ``encode(kg, dataset)`` → :class:`ClassEmbeddings` for ``dataset.class_ids``."""
+
+    registry_name = ""
+
+    def encode(self, kg: KnowledgeGraph | None, dataset: ZSLDataset) -> ClassEmbeddings:
+        raise NotImplementedError

@@ -1,0 +1,31 @@
+"""Shared fixtures: the toy data of ``kgzsl.testing`` and the real data of ``$KGZSL_SHARED_DATA``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``$KGZSL_SHARED_DATA``; skip when unset, fail when ``KGZSL_REQUIRE_SHARED_DATA=1`` (CI)."""
+    value = os.environ.get("KGZSL_SHARED_DATA")
+    required = os.environ.get("KGZSL_REQUIRE_SHARED_DATA") == "1"
+    if not value or not Path(value).is_dir():
+        message = f"shared benchmark data not found (KGZSL_SHARED_DATA={value!r})"
+        if required:
+            pytest.fail(message + " but KGZSL_REQUIRE_SHARED_DATA=1")
+        pytest.skip(message)
+    return Path(value)
+
+
+@pytest.fixture
+def toy_kg_file(tmp_path: Path) -> Path:
+    from kgzsl.testing import write_toy_kg
+
+    return write_toy_kg(tmp_path / "toy.ttl")

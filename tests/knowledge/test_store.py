@@ -1,0 +1,90 @@
+from pathlib import Path
+
+import pytest
+
+from kgzsl.errors import DataError
+from kgzsl.knowledge.alignment import align_classes, normalize_label
+from kgzsl.knowledge.sources import RDFFiles
+from kgzsl.knowledge.store import KnowledgeGraph, local_name
+
+TOY = "http://example.org/toy#"
+
+
+def test_load_turtle_into_named_graph_and_query(toy_kg_file: Path):
+    kg = KnowledgeGraph.from_files(toy_kg_file)
+    assert kg.graphs() == ["urn:kgzsl:source:toy"]
+    assert len(kg) > 50
+    rows = kg.query(f"SELECT ?c WHERE {{ ?c <http://www.w3.org/2000/01/rdf-schema#subClassOf> <{TOY}Felid> }}")
+    assert sorted(local_name(r[0]) for r in rows) == ["cat", "lion", "tiger"]
+
+
+def test_sources_combine_and_drop(tmp_path: Path, toy_kg_file: Path):
+    extra = tmp_path / "extra.nt"
+    extra.write_text(f"<{TOY}cat> <{TOY}has> <{TOY}tail> .\n")
+    kg = KnowledgeGraph.from_files(toy_kg_file, extra)
+    n = len(kg)
+    assert kg.graphs() == ["urn:kgzsl:source:extra", "urn:kgzsl:source:toy"]
+    kg.drop("extra")
+    assert len(kg) == n - 1 and kg.graphs() == ["urn:kgzsl:source:toy"]
+
+
+def test_on_disk_store_persists(tmp_path: Path, toy_kg_file: Path):
+    kg = KnowledgeGraph(tmp_path / "store")
+    kg.load(toy_kg_file)
+    n = len(kg)
+    del kg
+    assert len(KnowledgeGraph(tmp_path / "store")) == n
+
+
+def test_malformed_turtle_names_file_and_line_and_adds_nothing(tmp_path: Path, toy_kg_file: Path):
+    bad = tmp_path / "bad.ttl"
+    bad.write_text(f"<{TOY}a> <{TOY}b> <{TOY}c> .\n<{TOY}a> <{TOY}b> .\n")
+    kg = KnowledgeGraph.from_files(toy_kg_file)
+    n = len(kg)
+    with pytest.raises(DataError, match=r"bad\.ttl:2: malformed turtle"):
+        kg.load(bad)
+    assert len(kg) == n  # all or nothing
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("empty.ttl", "", r"empty\.ttl: file is empty"),
+        ("data.xyz", "x", r"data\.xyz: unknown RDF format '\.xyz'"),
+    ],
+)
+def test_bad_files(tmp_path: Path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(DataError, match=message):
+        KnowledgeGraph().load(path)
+    with pytest.raises(DataError, match="no such file"):
+        KnowledgeGraph().load(tmp_path / "missing.ttl")
+
+
+def test_alignment_by_local_name_label_and_iri(toy_kg_file: Path):
+    kg = KnowledgeGraph.from_files(toy_kg_file)
+    assert normalize_label("Killer+Whale_x") == "killer whale x"
+    iris = align_classes(kg, ["cat", "Lion", f"{TOY}zebra"])
+    assert iris == [f"{TOY}cat", f"{TOY}lion", f"{TOY}zebra"]
+    with pytest.raises(
+        DataError, match=r"1 of 2 classes not in the knowledge graph: 'tigre' not found \(closest: tiger"
+    ):
+        align_classes(kg, ["cat", "tigre"])
+
+
+def test_embedded_ontology_source():
+    source = RDFFiles()
+    kg = source.build()
+    assert source.files()[0].name == "animals.ttl"
+    n_leaves = kg.query("SELECT (COUNT(?c) AS ?n) WHERE { ?c a <https://w3id.org/kgzsl/ontology/animals#ImageClass> }")[
+        0
+    ][0]
+    assert int(n_leaves) == 48
+    with pytest.raises(DataError, match="unknown embedded ontology 'embedded:plants'"):
+        RDFFiles(paths="embedded:plants").build()
+
+
+def test_real_kzsl_awa_turtle_loads(shared_data: Path):
+    kg = KnowledgeGraph.from_files(shared_data / "kzsl" / "KG" / "KG-AwA.ttl")
+    assert len(kg) == 14112

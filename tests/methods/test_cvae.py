@@ -1,0 +1,101 @@
+"""CVAE: synthesis, the classifier it trains, the score contract, determinism."""
+
+import pytest
+import torch
+
+from kgzsl.classifier import SoftmaxClassifier
+from kgzsl.methods.base import ZSLTask
+from kgzsl.methods.cvae import CVAE
+from kgzsl.registry import CLASSIFIERS, METHODS
+from kgzsl.testing import toy_dataset, toy_task
+
+FAST = {"epochs": 3, "hidden": 32, "latent_dim": 4, "n_synthetic": 7, "batch_size": 32, "kl_warmup": 1}
+
+
+class _SpyClassifier(SoftmaxClassifier):
+    """Records what CVAE trains the classifier on."""
+
+    def fit(self, features, labels, classes, num_classes=None):
+        self.seen_fit = (features.clone(), labels.clone(), classes.clone(), num_classes)
+        return super().fit(features, labels, classes, num_classes)
+
+
+def _test_features() -> torch.Tensor:
+    ds = toy_dataset()
+    return torch.as_tensor(ds.features[ds.splits["test_unseen"]])
+
+
+def test_synthesize_shape_and_range():
+    task = toy_task()
+    torch.manual_seed(0)
+    method = CVAE(**FAST).fit(task, classifier=SoftmaxClassifier(epochs=1))
+    synthetic = method.synthesize(task.semantics[task.unseen], 5)
+    assert synthetic.shape == (3 * 5, task.features.shape[1])
+    assert torch.isfinite(synthetic).all()
+    assert ((synthetic >= 0) & (synthetic <= 1)).all()  # decoder output lives in the min-max scaled space
+    torch.manual_seed(1)
+    a = method.synthesize(task.semantics[task.unseen], 5)
+    torch.manual_seed(1)
+    assert torch.equal(a, method.synthesize(task.semantics[task.unseen], 5))
+
+
+def test_classifier_gets_real_seen_and_n_synthetic_per_unseen_class():
+    task = toy_task()
+    spy = _SpyClassifier(epochs=1)
+    torch.manual_seed(0)
+    method = CVAE(**FAST).fit(task, classifier=spy)
+    assert method.classifier_ is spy
+    features, labels, classes, num_classes = spy.seen_fit
+    assert num_classes == task.num_classes
+    assert torch.equal(classes, task.candidates)
+    counts = torch.bincount(labels, minlength=task.num_classes)
+    assert torch.equal(counts[task.unseen], torch.full((3,), FAST["n_synthetic"]))
+    assert torch.equal(counts[task.seen], torch.bincount(task.labels, minlength=task.num_classes)[task.seen])
+    # The real features are passed min-max scaled with the training statistics.
+    real = features[: len(task.labels)]
+    torch.testing.assert_close(real, method.transform(task.features))
+    torch.testing.assert_close(real.amin(0), torch.zeros(real.shape[1]))
+    torch.testing.assert_close(real.amax(0), torch.ones(real.shape[1]))
+
+
+def test_default_classifier_is_softmax():
+    torch.manual_seed(0)
+    method = CVAE(**FAST).fit(toy_task())
+    assert isinstance(method.classifier_, SoftmaxClassifier)
+
+
+def test_scores_contract_and_determinism():
+    full = toy_task()
+    task = ZSLTask(full.features, full.labels, full.semantics, full.seen, full.unseen[1:])
+    test = _test_features()
+    runs = []
+    for seed in (0, 0, 1):
+        torch.manual_seed(seed)
+        method = METHODS.build("cvae", **FAST)
+        method.fit(task, classifier=CLASSIFIERS.build("softmax", epochs=2))
+        runs.append(method.decision_function(test))
+    scores = runs[0]
+    assert scores.shape == (len(test), task.num_classes)
+    inside = torch.zeros(task.num_classes, dtype=torch.bool)
+    inside[task.candidates] = True
+    assert torch.isfinite(scores[:, inside]).all()
+    assert torch.isneginf(scores[:, ~inside]).all()
+    assert torch.equal(runs[0], runs[1])
+    assert not torch.equal(runs[0], runs[2])
+
+
+def test_registered_with_classifier():
+    assert METHODS.get("cvae") is CVAE
+    assert CVAE.uses_classifier is True
+    assert set(FAST) <= set(METHODS.defaults("cvae"))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_runs_on_task_device():
+    task = toy_task(device="cuda")
+    torch.manual_seed(0)
+    method = CVAE(**FAST).fit(task, classifier=CLASSIFIERS.build("cosine", epochs=2))
+    scores = method.decision_function(_test_features().cuda())
+    assert scores.device.type == "cuda" and scores.shape[1] == task.num_classes
+    assert method.synthesize(task.semantics[task.unseen], 2).device.type == "cuda"

@@ -1,0 +1,85 @@
+"""The shared classifiers: global class space, learning, determinism."""
+
+import pytest
+import torch
+
+from kgzsl.classifier import CosineClassifier, SoftmaxClassifier
+from kgzsl.errors import ConfigError
+from kgzsl.registry import CLASSIFIERS
+
+FAST = {"epochs": 60, "lr": 0.05, "batch_size": 16}
+
+
+def _separable(n_per_class: int = 20, seed: int = 0):
+    """Three well-separated 2-D blobs at different angles, labelled with global classes 1, 4, 6 of 8."""
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.tensor([[4.0, 0.0], [-2.0, 3.5], [-2.0, -3.5]])
+    features = (centres.repeat_interleave(n_per_class, 0) + 0.3 * torch.randn(3 * n_per_class, 2, generator=g)).float()
+    classes = torch.tensor([1, 4, 6])
+    labels = classes.repeat_interleave(n_per_class)
+    return features, labels, classes
+
+
+def test_registered():
+    assert CLASSIFIERS.get("softmax") is SoftmaxClassifier
+    assert CLASSIFIERS.get("cosine") is CosineClassifier
+    assert CLASSIFIERS.build("cosine", scale=5.0, learn_scale=True).scale == 5.0
+    with pytest.raises(ConfigError):
+        CLASSIFIERS.build("softmax", epochs=1.5)
+
+
+@pytest.mark.parametrize("cls", [SoftmaxClassifier, CosineClassifier])
+def test_learns_separable_problem_in_global_space(cls):
+    features, labels, classes = _separable()
+    torch.manual_seed(0)
+    clf = cls(**FAST).fit(features, labels, classes, num_classes=8)
+    scores = clf.decision_function(features)
+    assert scores.shape == (60, 8) and scores.dtype == torch.float32
+    others = torch.tensor([0, 2, 3, 5, 7])
+    assert torch.isneginf(scores[:, others]).all()
+    assert torch.isfinite(scores[:, classes]).all()
+    # Log-softmax over the fitted classes: probabilities sum to one.
+    torch.testing.assert_close(scores[:, classes].logsumexp(1), torch.zeros(60), atol=1e-5, rtol=0)
+    assert torch.equal(scores.argmax(1), labels)
+
+
+@pytest.mark.parametrize("cls", [SoftmaxClassifier, CosineClassifier])
+def test_same_seed_same_scores(cls):
+    features, labels, classes = _separable()
+    runs = []
+    for seed in (0, 0, 1):
+        torch.manual_seed(seed)
+        runs.append(cls(epochs=3).fit(features, labels, classes, 8).decision_function(features))
+    assert torch.equal(runs[0], runs[1])
+    assert not torch.equal(runs[0], runs[2])
+
+
+def test_num_classes_defaults_to_largest_class_plus_one():
+    features, labels, classes = _separable()
+    torch.manual_seed(0)
+    assert SoftmaxClassifier(epochs=1).fit(features, labels, classes).decision_function(features).shape == (60, 7)
+
+
+def test_rejects_labels_outside_classes():
+    features, labels, classes = _separable()
+    with pytest.raises(ValueError, match="one of `classes`"):
+        SoftmaxClassifier(epochs=1).fit(features, labels, classes[:2], 8)
+    with pytest.raises(ValueError, match="num_classes"):
+        SoftmaxClassifier(epochs=1).fit(features, labels, classes, 5)
+
+
+def test_cosine_scale_fixed_or_learned():
+    features, labels, classes = _separable()
+    torch.manual_seed(0)
+    fixed = CosineClassifier(epochs=5, scale=7.0).fit(features, labels, classes, 8)
+    assert fixed.module_.log_scale.exp().item() == pytest.approx(7.0)
+    learned = CosineClassifier(epochs=5, scale=7.0, learn_scale=True, lr=0.05).fit(features, labels, classes, 8)
+    assert learned.module_.log_scale.exp().item() != pytest.approx(7.0)
+    # Cosine logits ignore the feature norm.
+    torch.testing.assert_close(fixed.decision_function(features), fixed.decision_function(3 * features))
+
+
+def test_get_params_and_repr():
+    clf = SoftmaxClassifier(lr=0.01)
+    assert clf.get_params() == {"epochs": 30, "lr": 0.01, "batch_size": 256, "weight_decay": 0.0, "beta1": 0.5}
+    assert repr(clf).startswith("SoftmaxClassifier(epochs=30, lr=0.01")

@@ -1,0 +1,100 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import kgzsl
+from kgzsl.cli import main
+
+
+def write(tmp_path: Path, text: str, name: str = "exp.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+GOOD = """\
+dataset: {name: synthetic_kg, n_features: 32, min_images: 15, max_images: 30}
+knowledge: {name: rdf}
+semantics: {name: kg_attributes}
+method: {name: eszsl}
+train: {device: cpu}
+eval: {calibrate: false}
+"""
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == f"kgzsl {kgzsl.__version__}"
+
+
+def test_list(capsys):
+    assert main(["list", "methods"]) == 0
+    out = capsys.readouterr().out
+    assert "methods:" in out and "eszsl" in out and "cvae" in out and "datasets:" not in out
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert all(f in out for f in ("datasets:", "knowledge:", "semantics:", "classifiers:"))
+
+
+def test_validate_prints_resolved_config(tmp_path, capsys):
+    assert main(["validate", str(write(tmp_path, GOOD)), "--set", "method.alpha=2"]) == 0
+    out = capsys.readouterr().out
+    assert "valid" in out and "alpha: 2" in out and "seed: 0" in out
+
+
+def test_run_writes_run_folder_and_prints_table(tmp_path, capsys):
+    cfg = write(tmp_path, GOOD)
+    assert main(["run", str(cfg), "--out", str(tmp_path / "runs"), "--seed", "3", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "synthetic features" in out and "| eszsl | kg_attributes |" in out
+    assert (tmp_path / "runs" / "exp" / "seed-3" / "metrics.json").is_file()
+    # a rerun of the same seed is refused with one line
+    assert main(["run", str(cfg), "--out", str(tmp_path / "runs"), "--seed", "3", "--no-progress"]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "text, args, message",
+    [
+        (
+            GOOD.replace("method: {name: eszsl}", "method: {name: eszsl, alpah: 1}"),
+            [],
+            "method.alpah: unknown parameter",
+        ),
+        (GOOD.replace("{name: eszsl}", "{name: esszl}"), [], "method.name: unknown methods 'esszl'"),
+        (GOOD, ["--set", "method.alpha=high"], "method.alpha: expected int, got str 'high'"),
+        (GOOD, ["--set", "trian.seed=1"], "unknown section 'trian'"),
+        (
+            GOOD.replace("knowledge: {name: rdf}", "knowledge: {name: rdf, paths: nowhere.ttl}"),
+            [],
+            "nowhere.ttl: no such file",
+        ),
+        ("train: {seed: 1}\nmethod: a: b\n", [], "exp.yaml:2: invalid YAML"),
+    ],
+)
+def test_user_mistakes_give_one_line_and_exit_2(tmp_path, capsys, text, args, message):
+    code = main(["run", str(write(tmp_path, text)), "--out", str(tmp_path / "runs"), "--no-progress", *args])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("kgzsl: error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "runs" / "exp").exists()
+
+
+def test_missing_config_and_bad_family(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope.yaml")]) == 2
+    assert "nope.yaml: no such config file" in capsys.readouterr().err
+    assert main(["list", "gizmos"]) == 2
+    assert "unknown component family 'gizmos'" in capsys.readouterr().err
+
+
+def test_console_script_exit_code_and_no_traceback(tmp_path):
+    exe = Path(sys.executable).with_name("kgzsl")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "kgzsl.cli"]
+    proc = subprocess.run([*cmd, "validate", str(tmp_path / "missing.yaml")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "no such config file" in proc.stderr
+    proc = subprocess.run([*cmd, "frobnicate"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
