@@ -160,7 +160,7 @@ class SoftmaxClassifier(LinearClassifierBase):
         self,
         epochs: int = 30,
         lr: float = 1e-3,
-        batch_size: int = 256,
+        batch_size: int = 64,
         weight_decay: float = 0.0,
         beta1: float = 0.5,
     ) -> None:
@@ -221,7 +221,7 @@ class CosineClassifier(LinearClassifierBase):
         self,
         epochs: int = 30,
         lr: float = 1e-3,
-        batch_size: int = 256,
+        batch_size: int = 64,
         weight_decay: float = 0.0,
         beta1: float = 0.5,
         scale: float = 10.0,

@@ -205,4 +205,4 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
 def dump_config(config: dict[str, Any]) -> str:
     """YAML text of a config, sections in their canonical order."""
     ordered = {k: config[k] for k in SECTIONS if k in config}
-    return yaml.safe_dump(ordered, sort_keys=False, default_flow_style=None, width=100)
+    return yaml.safe_dump(ordered, sort_keys=False, default_flow_style=False, width=100)

@@ -91,3 +91,15 @@ def test_holdout_is_per_class_and_disjoint():
     fit, held = holdout_seen_images(labels, idx, 0.2, seed=0)
     assert np.intersect1d(fit, held).size == 0 and len(fit) + len(held) == 16
     assert np.bincount(labels[held], minlength=3).tolist() == [2, 1, 0]
+
+
+def test_interrupted_run_leaves_nothing_half_written(tmp_path: Path, monkeypatch):
+    import kgzsl.pipeline
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kgzsl.pipeline, "plot_run", interrupted)  # the last file written
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(SMALL, stem="i", out=tmp_path, progress=False)
+    assert list((tmp_path / "i").iterdir()) == []  # neither seed-0 nor a temporary folder

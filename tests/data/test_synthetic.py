@@ -71,3 +71,29 @@ def test_dataset_validation_errors():
         ZSLDataset(**{**kwargs, "splits": {k: v for k, v in ds.splits.items() if k != "train"}})
     with pytest.raises(DataError, match="min_images <= max_images"):
         SyntheticKG(min_images=10, max_images=5).load()
+
+
+def _eszsl_zsl_accuracy(ds, semantics):
+    import torch
+
+    from kgzsl.evaluation import zsl_accuracy
+    from kgzsl.methods import ZSLTask
+    from kgzsl.methods.eszsl import ESZSL
+
+    x, y = torch.as_tensor(ds.features), torch.as_tensor(ds.labels)
+    tv, tu = ds.splits["trainval"], ds.splits["test_unseen"]
+    task = ZSLTask(x[tv], y[tv], torch.as_tensor(semantics), torch.as_tensor(ds.seen), torch.as_tensor(ds.unseen))
+    scores = ESZSL().fit(task).decision_function(x[tu]).numpy()
+    return zsl_accuracy(scores, ds.labels[tu], ds.unseen)
+
+
+def test_knowledge_transfers_and_ignoring_it_fails():
+    ds = SyntheticKG().load()
+    semantics = ds.semantics["attributes"] / np.linalg.norm(ds.semantics["attributes"], axis=1, keepdims=True)
+    chance = 1 / len(ds.unseen)
+    assert _eszsl_zsl_accuracy(ds, semantics) > 4 * chance
+    # the same method with the class semantics shuffled between classes is near chance
+    shuffled = [
+        _eszsl_zsl_accuracy(ds, semantics[np.random.default_rng(s).permutation(ds.num_classes)]) for s in range(5)
+    ]
+    assert np.mean(shuffled) < 2 * chance
