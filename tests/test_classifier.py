@@ -81,5 +81,5 @@ def test_cosine_scale_fixed_or_learned():
 
 def test_get_params_and_repr():
     clf = SoftmaxClassifier(lr=0.01)
-    assert clf.get_params() == {"epochs": 30, "lr": 0.01, "batch_size": 256, "weight_decay": 0.0, "beta1": 0.5}
+    assert clf.get_params() == {"epochs": 30, "lr": 0.01, "batch_size": 64, "weight_decay": 0.0, "beta1": 0.5}
     assert repr(clf).startswith("SoftmaxClassifier(epochs=30, lr=0.01")

@@ -50,7 +50,7 @@ def test_malformed_turtle_names_file_and_line_and_adds_nothing(tmp_path: Path, t
     "name, content, message",
     [
         ("empty.ttl", "", r"empty\.ttl: file is empty"),
-        ("data.xyz", "x", r"data\.xyz: unknown RDF format '\.xyz'"),
+        ("data.xyz", "x", r"data\.xyz: unknown knowledge format '\.xyz'; valid: .*turtle"),
     ],
 )
 def test_bad_files(tmp_path: Path, name, content, message):
