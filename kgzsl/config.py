@@ -5,7 +5,7 @@ A config has the sections ``dataset``, ``knowledge``, ``semantics``, ``method``,
 (plain settings)::
 
     dataset: {name: synthetic_kg, n_features: 256}
-    knowledge: {name: rdf, paths: embedded:animals}
+    knowledge: {name: files, paths: embedded:animals}
     semantics: {name: kg_attributes, hierarchy: true}
     method: {name: cvae, epochs: 40}
     classifier: {name: softmax}

@@ -16,7 +16,7 @@ def write(tmp_path: Path, text: str, name: str = "exp.yaml") -> Path:
 
 GOOD = """\
 dataset: {name: synthetic_kg, n_features: 32, min_images: 15, max_images: 30}
-knowledge: {name: rdf}
+knowledge: {name: files}
 semantics: {name: kg_attributes}
 method: {name: eszsl}
 train: {device: cpu}
@@ -68,7 +68,7 @@ def test_run_writes_run_folder_and_prints_table(tmp_path, capsys):
         (GOOD, ["--set", "method.alpha=high"], "method.alpha: expected int, got str 'high'"),
         (GOOD, ["--set", "trian.seed=1"], "unknown section 'trian'"),
         (
-            GOOD.replace("knowledge: {name: rdf}", "knowledge: {name: rdf, paths: nowhere.ttl}"),
+            GOOD.replace("knowledge: {name: files}", "knowledge: {name: files, paths: nowhere.ttl}"),
             [],
             "nowhere.ttl: no such file",
         ),
@@ -98,3 +98,44 @@ def test_console_script_exit_code_and_no_traceback(tmp_path):
     assert "Traceback" not in proc.stderr and "no such config file" in proc.stderr
     proc = subprocess.run([*cmd, "frobnicate"], capture_output=True, text=True)
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+def test_kg_info_query_convert(tmp_path, capsys):
+    from kgzsl.testing import write_toy_kg
+
+    ttl = write_toy_kg(tmp_path / "toy.ttl")
+    assert main(["kg", "info", str(ttl)]) == 0
+    out = capsys.readouterr().out
+    assert "triples:" in out and "classes:" in out and "rdf-schema#subClassOf" in out and "dangling:" in out
+    query = "SELECT ?c WHERE { ?c <http://www.w3.org/2000/01/rdf-schema#subClassOf> <http://example.org/toy#Felid> }"
+    assert main(["kg", "query", str(ttl), "--sparql", query]) == 0
+    assert sorted(capsys.readouterr().out.split()) == [f"http://example.org/toy#{c}" for c in ("cat", "lion", "tiger")]
+    (tmp_path / "q.rq").write_text(query)
+    assert main(["kg", "query", str(ttl), "--sparql", f"@{tmp_path / 'q.rq'}"]) == 0
+    assert len(capsys.readouterr().out.split()) == 3
+    assert main(["kg", "convert", str(ttl), str(tmp_path / "toy.nt")]) == 0
+    assert (tmp_path / "toy.nt").read_text().count(" .\n") > 50
+    assert main(["kg", "formats"]) == 0
+    assert "kzsl-csv" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["kg", "info", "missing.ttl"], "missing.ttl: no such file"),
+        (["kg", "query", "TOY", "--sparql", "SELECT nonsense"], "SPARQL syntax error"),
+        (["kg", "convert", "TOY", "out.xyz"], "unknown RDF format to write"),
+        (["kg", "info", "TOY", "--format", "klingon"], "unknown knowledge format 'klingon'"),
+        (["kg", "info", "BAD"], "bad.ttl:2: malformed turtle"),
+    ],
+)
+def test_kg_mistakes(tmp_path, capsys, monkeypatch, args, message):
+    from kgzsl.testing import write_toy_kg
+
+    monkeypatch.chdir(tmp_path)
+    toy = write_toy_kg(tmp_path / "toy.ttl")
+    (tmp_path / "bad.ttl").write_text("<http://a/b> <http://a/c> <http://a/d> .\n<http://a/b> <http://a/c> .\n")
+    args = [str(toy) if a == "TOY" else str(tmp_path / "bad.ttl") if a == "BAD" else a for a in args]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kgzsl: error: ") and message in err and err.count("\n") == 1

@@ -26,7 +26,9 @@ def test_dataset_contract(name):
 
 
 @pytest.mark.parametrize("name", KNOWLEDGE.names())
-def test_knowledge_contract(name):
+def test_knowledge_contract(name, request):
+    if getattr(KNOWLEDGE.get(name), "needs_shared_data", False):
+        request.getfixturevalue("shared_data")  # its defaults read $KGZSL_SHARED_DATA
     kg = KNOWLEDGE.build(name).build()
     assert isinstance(kg, KnowledgeGraph) and len(kg) > 0 and kg.source_files
 

@@ -10,7 +10,7 @@ from kgzsl.pipeline import holdout_seen_images, run_experiment
 
 SMALL = {
     "dataset": {"name": "synthetic_kg", "n_features": 64, "min_images": 20, "max_images": 40},
-    "knowledge": {"name": "rdf"},
+    "knowledge": {"name": "files"},
     "semantics": {"name": "kg_attributes"},
     "method": {"name": "eszsl"},
     "train": {"device": "cpu"},

@@ -117,7 +117,7 @@ class KnowledgeGraph:
             raise DataError(f"{path}: no such file")
         if path.is_file() and path.stat().st_size == 0:
             raise DataError(f"{path}: file is empty")
-        graph_iri = SOURCE_PREFIX + (graph or (path.stem if path.is_file() else path.name))
+        graph_iri = SOURCE_PREFIX + (graph or self.default_graph_name(path))
         rdf_format = _rdf_format(format) if format else RDF_FORMATS.get(path.suffix.lower())
         if rdf_format is not None and not options:
             self._load_rdf(path, rdf_format, graph_iri)
@@ -132,6 +132,17 @@ class KnowledgeGraph:
             self.add_triples(fmt.reader(path, **options), graph=graph_iri)
         self.source_files.append(path)
         return graph_iri
+
+    def default_graph_name(self, path: str | os.PathLike) -> str:
+        """A source's graph name: the file's stem (a folder's name), or ``<parent>-<stem>``
+        when another file of this session already took the stem (``AWA2/att_splits.mat`` and
+        ``CUB/att_splits.mat``; ``AwA2/onto_file`` and ``ImNet_A/onto_file``)."""
+        path = Path(path)
+        name = path.stem if path.is_file() else path.name
+        taken = {(p.stem if p.is_file() else p.name): p for p in self.source_files}
+        if name in taken and taken[name].resolve() != path.resolve():
+            name = f"{path.resolve().parent.name}-{name}"
+        return name
 
     def _load_rdf(self, path: Path, fmt_name: str, graph_iri: str) -> None:
         import pyoxigraph as ox

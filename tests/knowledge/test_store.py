@@ -4,7 +4,7 @@ import pytest
 
 from kgzsl.errors import DataError
 from kgzsl.knowledge.alignment import align_classes, normalize_label
-from kgzsl.knowledge.sources import RDFFiles
+from kgzsl.knowledge.sources import KnowledgeFiles
 from kgzsl.knowledge.store import KnowledgeGraph, local_name
 
 TOY = "http://example.org/toy#"
@@ -74,7 +74,7 @@ def test_alignment_by_local_name_label_and_iri(toy_kg_file: Path):
 
 
 def test_embedded_ontology_source():
-    source = RDFFiles()
+    source = KnowledgeFiles()
     kg = source.build()
     assert source.files()[0].name == "animals.ttl"
     n_leaves = kg.query("SELECT (COUNT(?c) AS ?n) WHERE { ?c a <https://w3id.org/kgzsl/ontology/animals#ImageClass> }")[
@@ -82,9 +82,17 @@ def test_embedded_ontology_source():
     ][0]
     assert int(n_leaves) == 48
     with pytest.raises(DataError, match="unknown embedded ontology 'embedded:plants'"):
-        RDFFiles(paths="embedded:plants").build()
+        KnowledgeFiles(paths="embedded:plants").build()
 
 
 def test_real_kzsl_awa_turtle_loads(shared_data: Path):
     kg = KnowledgeGraph.from_files(shared_data / "kzsl" / "KG" / "KG-AwA.ttl")
     assert len(kg) == 14112
+
+
+def test_sources_with_the_same_stem_get_distinct_graphs(tmp_path: Path, toy_kg_file: Path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "kg.nt").write_text(f"<{TOY}{folder}> <{TOY}p> <{TOY}o> .\n")
+    kg = KnowledgeGraph.from_files(tmp_path / "a" / "kg.nt", tmp_path / "b" / "kg.nt")
+    assert kg.graph_names() == ["b-kg", "kg"] and len(kg) == 2

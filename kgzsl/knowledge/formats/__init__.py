@@ -34,7 +34,12 @@ class TripleFormat:
 TRIPLE_FORMATS: dict[str, TripleFormat] = {}
 
 # Modules that register formats; imported on first use.
-_FORMAT_MODULES: list[str] = []
+_FORMAT_MODULES: list[str] = [
+    "kgzsl.knowledge.formats.kzsl_csv",
+    "kgzsl.knowledge.formats.ontozsl",
+    "kgzsl.knowledge.formats.attributes",
+    "kgzsl.knowledge.formats.documents",
+]
 _loaded = False
 
 
