@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: demo test test-slow lint install clean
+.PHONY: demo test test-slow lint install wordnet clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,13 @@ test-slow: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check kgzsl tests benchmarks
 	$(BIN)/ruff format --check kgzsl tests benchmarks
+
+# WordNet 3.0 for ImageNet class hierarchies (Debian's wordnet-base; needs root or sudo).
+wordnet:
+	@test -f /usr/share/wordnet/data.noun || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wordnet-base >/dev/null; }
+	@test -f /usr/share/wordnet/data.noun && echo "WordNet 3.0: /usr/share/wordnet/data.noun"
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

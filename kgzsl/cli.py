@@ -124,7 +124,10 @@ def _kg(args: argparse.Namespace) -> int:
 
         print("RDF (parsed by Oxigraph): " + ", ".join(sorted(RDF_FORMAT_NAMES)))
         for fmt in triple_formats().values():
-            ext = ", ".join(fmt.extensions) or ("folder" if fmt.is_dir else "explicit --format only")
+            if fmt.is_dir:
+                ext = "folder" if fmt.detect is not None else "folder, explicit --format only"
+            else:
+                ext = ", ".join(fmt.extensions) or "explicit --format only"
             print(f"  {fmt.name:<20} [{ext}] {fmt.description}")
         return 0
     if args.kg_command is None:

@@ -29,3 +29,17 @@ def toy_kg_file(tmp_path: Path) -> Path:
     from kgzsl.testing import write_toy_kg
 
     return write_toy_kg(tmp_path / "toy.ttl")
+
+
+@pytest.fixture(scope="session")
+def wordnet():
+    """WordNet 3.0 of ``wordnet-base``; skipped when absent unless ``KGZSL_REQUIRE_WORDNET=1`` (CI)."""
+    from kgzsl.knowledge.wordnet import DEFAULT_WORDNET, WordNet
+
+    path = Path(os.environ.get("KGZSL_WORDNET") or DEFAULT_WORDNET)
+    if not path.exists():
+        message = f"WordNet 3.0 not found at {path} (apt-get install wordnet-base, or set KGZSL_WORDNET)"
+        if os.environ.get("KGZSL_REQUIRE_WORDNET") == "1":
+            pytest.fail(message + " but KGZSL_REQUIRE_WORDNET=1")
+        pytest.skip(message)
+    return WordNet.load(path)

@@ -29,6 +29,8 @@ def test_dataset_contract(name):
 def test_knowledge_contract(name, request):
     if getattr(KNOWLEDGE.get(name), "needs_shared_data", False):
         request.getfixturevalue("shared_data")  # its defaults read $KGZSL_SHARED_DATA
+    if getattr(KNOWLEDGE.get(name), "needs_wordnet", False):
+        request.getfixturevalue("wordnet")
     kg = KNOWLEDGE.build(name).build()
     assert isinstance(kg, KnowledgeGraph) and len(kg) > 0 and kg.source_files
 

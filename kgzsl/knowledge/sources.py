@@ -15,7 +15,7 @@ from kgzsl.knowledge.store import KnowledgeGraph
 from kgzsl.registry import KNOWLEDGE, Component
 from kgzsl.resources import resolve_path, shared_data_dir
 
-__all__ = ["KnowledgeFiles", "KZSLKnowledge", "KZSL_SETTINGS"]
+__all__ = ["KnowledgeFiles", "KZSLKnowledge", "KZSL_SETTINGS", "WordNetHierarchy"]
 
 
 class _Selecting(Component):
@@ -176,3 +176,64 @@ class KZSLKnowledge(_Selecting):
         if self.relations is None and self.construct is None:
             return kg
         return kg.select(relations=self.relations, construct=self.construct)
+
+
+@KNOWLEDGE.register("wordnet")
+class WordNetHierarchy(_Selecting):
+    """An ImageNet class hierarchy from WordNet 3.0, as DGP induces it (Kampffmeyer et al., CVPR 2019).
+
+    By default DGP's graph over ImageNet-21K (32,324 classes, 32,544 child → parent edges,
+    from the wnids of ``$KGZSL_SHARED_DATA/imagenet/dgp``); with ``wnids``, the hierarchy
+    induced by those classes (their hypernym closure). Classes are IRIs whose local name is
+    the wnid (``n02084071``), with ``rdfs:subClassOf`` edges and ``rdfs:label`` names.
+
+    Args:
+        wnids: classes to induce the hierarchy from; ``None`` for DGP's ImageNet graph.
+        dgp_folder: DGP's materials folder (``imagenet-split.json``, ``imagenet-xml-wnids.json``).
+        wordnet: WordNet's ``data.noun``; default ``$KGZSL_WORDNET`` or ``/usr/share/wordnet/data.noun``.
+        relations: keep only these relations.
+        graphs: keep only these sources.
+        construct: a SPARQL CONSTRUCT applied last.
+    """
+
+    #: DGP's default wnids are read from ``$KGZSL_SHARED_DATA``
+    needs_shared_data = True
+    needs_wordnet = True
+
+    def __init__(
+        self,
+        wnids: list[str] | None = None,
+        dgp_folder: str | None = None,
+        wordnet: str | None = None,
+        relations: list[str] | None = None,
+        graphs: list[str] | None = None,
+        construct: str | None = None,
+    ) -> None:
+        self.wnids = wnids
+        self.dgp_folder = dgp_folder
+        self.wordnet = wordnet
+        self.relations = relations
+        self.graphs = graphs
+        self.construct = construct
+
+    def build(self) -> KnowledgeGraph:
+        from kgzsl.knowledge.wordnet import WordNet, dgp_induced_hierarchy, induced_hierarchy, wordnet_triples
+
+        wn = WordNet.load(self.wordnet)
+        if self.wnids is not None:
+            hierarchy = induced_hierarchy(self.wnids, wn)
+            files = [wn.path]
+        else:
+            if self.dgp_folder is not None:
+                folder = Path(os.path.expanduser(self.dgp_folder))
+            else:
+                shared = shared_data_dir()
+                if shared is None:
+                    raise DataError("knowledge.dgp_folder: not given and $KGZSL_SHARED_DATA is unset")
+                folder = shared / "imagenet" / "dgp"
+            hierarchy = dgp_induced_hierarchy(folder, wn)
+            files = [wn.path, folder / "imagenet-split.json", folder / "imagenet-xml-wnids.json"]
+        kg = KnowledgeGraph()
+        kg.add_triples(wordnet_triples(hierarchy.nodes, hierarchy.edges, wn), graph="wordnet")
+        kg.source_files.extend(files)
+        return self._select(kg)

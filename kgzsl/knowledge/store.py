@@ -124,6 +124,9 @@ class KnowledgeGraph:
         else:
             formats = triple_formats()
             fmt = formats.get(format.lower()) if format else format_for_path(path)
+            if fmt is None and format is None and path.is_dir():
+                dirs = ", ".join(sorted(f.name for f in formats.values() if f.is_dir))
+                raise DataError(f"{path}: folder not recognised as a knowledge folder; pass its format, one of {dirs}")
             if fmt is None:
                 valid = ", ".join(sorted({*RDF_FORMAT_NAMES, *formats}))
                 raise DataError(
@@ -202,7 +205,10 @@ class KnowledgeGraph:
         self._store.remove_graph(_graph_node(graph))
 
     def query(self, sparql: str) -> list[tuple]:
-        """Run a SPARQL SELECT over the union of all graphs; rows of plain Python values."""
+        """Run a SPARQL SELECT over the union of all graphs; rows of plain Python values.
+
+        The prefixes ``rdf``, ``rdfs``, ``owl``, ``xsd`` and ``skos`` are predeclared.
+        """
         solutions = self._run(sparql)
         if not hasattr(solutions, "variables"):
             raise DataError("query: expected a SPARQL SELECT (use construct() for CONSTRUCT, ask() for ASK)")
@@ -221,7 +227,7 @@ class KnowledgeGraph:
 
     def _run(self, sparql: str) -> Any:
         try:
-            return self._store.query(sparql, use_default_graph_as_union=True)
+            return self._store.query(sparql, use_default_graph_as_union=True, prefixes=STANDARD_PREFIXES)
         except SyntaxError as e:
             raise DataError(f"SPARQL syntax error: {e}") from None
 
@@ -316,6 +322,40 @@ class KnowledgeGraph:
             triples = {(q.subject, q.predicate, q.object) for q in self._store}
             data = ox.serialize([ox.Triple(*t) for t in sorted(triples, key=str)], format=rdf_format)
         atomic_write_bytes(path, data)
+
+    # -- interoperability (see kgzsl.knowledge.views) ---------------------------------------
+
+    def to_pyg(self, **options: Any) -> Any:
+        """A PyTorch Geometric view; see :func:`kgzsl.knowledge.views.to_pyg`."""
+        from kgzsl.knowledge.views import to_pyg
+
+        return to_pyg(self, **options)
+
+    def to_networkx(self, graph: str | None = None, include_literals: bool = False) -> Any:
+        """A ``networkx.MultiDiGraph`` with relation labels; see :func:`kgzsl.knowledge.views.to_networkx`."""
+        from kgzsl.knowledge.views import to_networkx
+
+        return to_networkx(self, graph=graph, include_literals=include_literals)
+
+    def to_rdflib(self, graph: str | None = None) -> Any:
+        """An rdflib ``Graph`` (one source) or ``Dataset`` (all); see :func:`kgzsl.knowledge.views.to_rdflib`."""
+        from kgzsl.knowledge.views import to_rdflib
+
+        return to_rdflib(self, graph=graph)
+
+    def add_rdflib(self, graph: Any, name: str = "rdflib") -> str:
+        """Add the triples of an rdflib ``Graph`` as the source ``name``; returns its graph IRI."""
+        from kgzsl.knowledge.views import from_rdflib
+
+        self.add_triples(from_rdflib(graph), graph=name)
+        return _graph_node(name).value
+
+    @classmethod
+    def from_rdflib(cls, graph: Any, name: str = "rdflib") -> KnowledgeGraph:
+        """An in-memory knowledge graph holding an rdflib ``Graph``."""
+        kg = cls()
+        kg.add_rdflib(graph, name)
+        return kg
 
     def __len__(self) -> int:
         return len(self._store)

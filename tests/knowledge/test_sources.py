@@ -87,3 +87,24 @@ def test_kg_round_trip_through_serialize(tmp_path: Path, toy_kg_file: Path):
         assert set(KnowledgeGraph.from_files(tmp_path / f"out{ext}").triples()) == set(kg.triples())
     with pytest.raises(DataError, match="unknown RDF format to write"):
         kg.serialize(tmp_path / "out.xyz")
+
+
+def test_wordnet_source_reproduces_dgp_graph(shared_data: Path, wordnet):
+    from kgzsl.knowledge.sources import WordNetHierarchy
+
+    kg = WordNetHierarchy(dgp_folder=str(shared_data / "imagenet" / "dgp"), wordnet=str(wordnet.path)).build()
+    view = kg.to_pyg(relations=[RDFS + "subClassOf"])
+    assert view.num_nodes == 32_324 and view.num_edges == 32_544
+    small = WordNetHierarchy(wnids=["n02084071"], wordnet=str(wordnet.path)).build()  # dog
+    labels = {row[0] for row in small.query("SELECT ?l WHERE { ?c rdfs:label ?l }")}
+    assert {"dog", "canine", "entity"} <= labels
+
+
+def test_kg_interop_wrappers(toy_kg_file: Path):
+    kg = KnowledgeGraph.from_files(toy_kg_file)
+    again = KnowledgeGraph.from_rdflib(kg.to_rdflib(graph="toy"))
+    assert set(again.triples()) == set(kg.triples()) and again.graph_names() == ["rdflib"]
+    g = kg.to_networkx()
+    assert g.has_edge("http://example.org/toy#cat", "http://example.org/toy#Felid")
+    view = kg.to_pyg(add_inverse=True)
+    assert view.num_edges == 2 * kg.to_pyg().num_edges

@@ -29,6 +29,8 @@ class TripleFormat:
     reader: Reader
     description: str
     is_dir: bool = False
+    #: for folder formats: does this folder look like one of ours?
+    detect: Callable[[Path], bool] | None = None
 
 
 TRIPLE_FORMATS: dict[str, TripleFormat] = {}
@@ -39,15 +41,28 @@ _FORMAT_MODULES: list[str] = [
     "kgzsl.knowledge.formats.ontozsl",
     "kgzsl.knowledge.formats.attributes",
     "kgzsl.knowledge.formats.documents",
+    "kgzsl.knowledge.formats.gcnz",
 ]
 _loaded = False
 
 
-def register_format(name: str, extensions: tuple[str, ...] = (), description: str = "", is_dir: bool = False):
-    """Decorator registering a reader ``reader(path, **options) -> Iterator[Triple]``."""
+def register_format(
+    name: str,
+    extensions: tuple[str, ...] = (),
+    description: str = "",
+    is_dir: bool = False,
+    detect: Callable[[Path], bool] | None = None,
+):
+    """Decorator registering a reader ``reader(path, **options) -> Iterator[Triple]``.
+
+    Folder formats (``is_dir``) with a ``detect`` function are chosen for a folder when it
+    recognises the folder; the others must be named explicitly.
+    """
 
     def decorator(reader: Reader) -> Reader:
-        TRIPLE_FORMATS[name] = TripleFormat(name, tuple(e.lower() for e in extensions), reader, description, is_dir)
+        TRIPLE_FORMATS[name] = TripleFormat(
+            name, tuple(e.lower() for e in extensions), reader, description, is_dir, detect
+        )
         return reader
 
     return decorator
@@ -67,8 +82,8 @@ def format_for_path(path: Path) -> TripleFormat | None:
     """The registered format whose extension matches ``path`` (or directory format), if any."""
     formats = triple_formats()
     if path.is_dir():
-        dir_formats = [f for f in formats.values() if f.is_dir]
-        return dir_formats[0] if len(dir_formats) == 1 else None
+        matches = [f for f in formats.values() if f.is_dir and f.detect is not None and f.detect(path)]
+        return matches[0] if len(matches) == 1 else None
     suffix = "".join(path.suffixes[-1:]).lower()
     for fmt in formats.values():
         if suffix in fmt.extensions:

@@ -136,6 +136,7 @@ def _json_documents(
 @register_format(
     "documents-dir",
     description="folder of one <class>.txt per class; pass format='documents-dir'",
+    is_dir=True,
 )
 def read_documents_dir(
     path: Path,

@@ -105,6 +105,7 @@ def _folder(path: Path) -> Path:
     "ontozsl",
     description="OntoZSL onto_file/ folder: all_triples.txt, entities.dict, relations.dict (+ *_names)",
     is_dir=True,
+    detect=lambda p: (p / "entities.dict").is_file() or (p / "onto_file" / "entities.dict").is_file(),
 )
 def read_ontozsl(
     path: Path,

@@ -81,7 +81,10 @@ def test_missing_file_and_not_a_folder(tmp_path: Path):
         KnowledgeGraph().load(folder)
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(DataError, match=r"no all_triples\.txt.*documents-dir"):
+    with pytest.raises(
+        DataError,
+        match=r"empty: folder not recognised as a knowledge folder; pass its format, one of .*documents-dir.*ontozsl",
+    ):
         KnowledgeGraph().load(empty)
 
 
