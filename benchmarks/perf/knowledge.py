@@ -97,7 +97,7 @@ def record(rows: list[list[Any]]) -> None:
     with out.open("a", newline="") as f:
         w = csv.writer(f)
         if new:
-            w.writerow(["date", "machine", "benchmark", "images", "classes", "kgzsl_s", "baseline_s", "ratio", "note"])
+            w.writerow(["date", "machine", "benchmark", "n", "m", "kgzsl_s", "baseline_s", "ratio", "note"])
         w.writerows(rows)
 
 

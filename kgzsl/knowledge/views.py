@@ -180,8 +180,8 @@ def to_pyg(
 
     Args:
         kg: the knowledge graph.
-        relations: relation IRIs to keep as edges, in the order of their ``edge_type``;
-            ``None`` keeps all, sorted by IRI.
+        relations: relations to keep as edges (IRIs, ``rdfs:subClassOf`` or local names), in
+            the order of their ``edge_type``; ``None`` keeps all, sorted by IRI.
         graph: one source's named graph (its name or IRI); ``None`` for all of them.
         add_inverse: add an edge ``o → s`` of relation ``<iri>^-1`` for each edge ``s → o``.
         add_self_loops: add an edge ``i → i`` of relation ``self`` for every node.
@@ -217,7 +217,8 @@ def to_pyg(
 
     present = set(t.predicates)
     if relations is not None:
-        relations = list(dict.fromkeys(relations))
+        # prefixed names (rdfs:subClassOf) and unique local names (hasColor) are accepted too
+        relations = list(dict.fromkeys(r if r in present else kg.resolve_relation(r) for r in relations))
         missing = [r for r in relations if r not in present]
         if missing:
             raise DataError(
