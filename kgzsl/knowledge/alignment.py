@@ -16,27 +16,69 @@ def normalize_label(text: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[_+\-]", " ", str(text))).strip().lower()
 
 
-def align_classes(kg: KnowledgeGraph, class_ids: list[str]) -> list[str]:
+def _same_as_heads(kg: KnowledgeGraph) -> tuple[dict[str, str], set[str]]:
+    """Union-find over ``owl:sameAs`` links: entity → cluster root, and the set of link subjects."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.get(x, x) != x:
+            parent[x] = parent.get(parent[x], parent[x])
+            x = parent[x]
+        return x
+
+    subjects = set()
+    for a, b in kg.query("SELECT ?a ?b WHERE { ?a owl:sameAs ?b FILTER(isIRI(?a) && isIRI(?b)) }"):
+        subjects.add(a)
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {x: find(x) for x in parent}, subjects
+
+
+def align_classes(kg: KnowledgeGraph, class_ids: list[str], namespace: str | None = None) -> list[str]:
     """The IRI of each class in ``class_ids``, in order.
 
-    A class id matches an entity whose IRI equals it, whose local name equals it, or whose
-    ``rdfs:label`` equals it after :func:`normalize_label`. A class with no match, or with
-    several, is an error that lists the closest candidates.
+    A class id matches an entity whose IRI equals it, whose local name equals it (so WordNet
+    ids such as ``n02071294`` match ``...#n02071294``), or one of whose comma-separated
+    ``rdfs:label`` names equals it after :func:`normalize_label` (``killer+whale`` →
+    ``killer whale``). Candidates that ``owl:sameAs`` makes one entity count once, as the
+    subject of the ``owl:sameAs`` link (the KG's own entity, e.g. K-ZSL's ``AwA:n02071294``
+    rather than ConceptNet's ``killer_whale``). A class with no match, or with several
+    distinct ones, is an error that lists the closest candidates: nothing is guessed.
+
+    Args:
+        kg: the knowledge graph.
+        class_ids: names, WordNet ids or IRIs.
+        namespace: only consider entities whose IRI starts with it.
     """
     rows = kg.query(
-        "SELECT DISTINCT ?e ?l WHERE { { ?e a ?t } UNION { ?e <http://www.w3.org/2000/01/rdf-schema#subClassOf> ?t }"
-        " OPTIONAL { ?e <http://www.w3.org/2000/01/rdf-schema#label> ?l } FILTER(isIRI(?e)) }"
+        "SELECT DISTINCT ?e ?l WHERE { { ?e a ?t } UNION { ?e rdfs:subClassOf ?t } UNION { ?e owl:sameAs ?t }"
+        " OPTIONAL { ?e rdfs:label ?l } FILTER(isIRI(?e)) }"
     )
     index: dict[str, set[str]] = {}
     for iri, label in rows:
+        if namespace is not None and not iri.startswith(namespace):
+            continue
         index.setdefault(iri, set()).add(iri)
         index.setdefault(normalize_label(local_name(iri)), set()).add(iri)
         if label:
             for part in str(label).split(","):
                 index.setdefault(normalize_label(part), set()).add(iri)
+    root, link_subjects = _same_as_heads(kg)
+
+    def collapse(found: set[str]) -> set[str]:
+        clusters: dict[str, set[str]] = {}
+        for iri in found:
+            clusters.setdefault(root.get(iri, iri), set()).add(iri)
+        chosen = set()
+        for members in clusters.values():
+            heads = members & link_subjects
+            chosen |= heads if len(members) > 1 and heads else members
+        return chosen
+
     aligned, problems = [], []
     for cid in class_ids:
-        found = index.get(cid) or index.get(normalize_label(cid)) or set()
+        found = collapse(index.get(cid) or index.get(normalize_label(cid)) or set())
         if len(found) == 1:
             aligned.append(next(iter(found)))
             continue
@@ -47,5 +89,6 @@ def align_classes(kg: KnowledgeGraph, class_ids: list[str]) -> list[str]:
             problems.append(f"{cid!r} not found" + (f" (closest: {', '.join(close)})" if close else ""))
     if problems:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
-        raise DataError(f"{len(problems)} of {len(class_ids)} classes not in the knowledge graph: {shown}")
+        hint = "; restrict candidates with namespace=..." if any("ambiguous" in p for p in problems) else ""
+        raise DataError(f"{len(problems)} of {len(class_ids)} classes not in the knowledge graph: {shown}{hint}")
     return aligned

@@ -96,6 +96,7 @@ class KGAttributes(SemanticEncoder):
         hierarchy: append the ancestor indicator vector.
         hierarchy_weight: scale of the ancestor part relative to the attribute part.
         normalize: ``l2`` (unit rows), ``zscore`` (standardised columns) or ``none``.
+        namespace: match the dataset's classes only to entities in this namespace.
     """
 
     def __init__(
@@ -104,16 +105,18 @@ class KGAttributes(SemanticEncoder):
         hierarchy: bool = True,
         hierarchy_weight: float = 0.5,
         normalize: Literal["l2", "zscore", "none"] = "l2",
+        namespace: str | None = None,
     ) -> None:
         self.relations = relations
         self.hierarchy = hierarchy
         self.hierarchy_weight = hierarchy_weight
         self.normalize = normalize
+        self.namespace = namespace
 
     def encode(self, kg: KnowledgeGraph | None, dataset: ZSLDataset) -> ClassEmbeddings:
         if kg is None:
             raise ConfigError("semantics 'kg_attributes' needs a knowledge source (config section 'knowledge')")
-        iris = align_classes(kg, dataset.class_ids)
+        iris = align_classes(kg, dataset.class_ids, namespace=self.namespace)
         attributes, columns = class_attribute_matrix(kg, iris, self.relations)
         parts = [attributes]
         if self.hierarchy:

@@ -96,3 +96,33 @@ def test_sources_with_the_same_stem_get_distinct_graphs(tmp_path: Path, toy_kg_f
         (tmp_path / folder / "kg.nt").write_text(f"<{TOY}{folder}> <{TOY}p> <{TOY}o> .\n")
     kg = KnowledgeGraph.from_files(tmp_path / "a" / "kg.nt", tmp_path / "b" / "kg.nt")
     assert kg.graph_names() == ["b-kg", "kg"] and len(kg) == 2
+
+
+def test_alignment_follows_same_as_and_namespace(tmp_path: Path):
+    ttl = tmp_path / "kg.ttl"
+    ttl.write_text(
+        "@prefix a: <http://a.org/#> . @prefix cn: <http://cn.org/#> .\n"
+        "@prefix owl: <http://www.w3.org/2002/07/owl#> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+        'a:n01 rdfs:subClassOf a:n00 ; rdfs:label "killer_whale, orca" ; owl:sameAs cn:killer_whale .\n'
+        "cn:killer_whale rdfs:subClassOf cn:whale .\n"
+        'a:n02 rdfs:subClassOf a:n00 ; rdfs:label "pig" .\n'
+        "cn:pig rdfs:subClassOf cn:animal .\n"
+    )
+    kg = KnowledgeGraph.from_files(ttl)
+    # the sameAs-linked ConceptNet alias collapses onto the KG's own entity
+    assert align_classes(kg, ["killer+whale", "orca", "n01"]) == ["http://a.org/#n01"] * 3
+    with pytest.raises(DataError, match=r"'pig' is ambiguous .*restrict candidates with namespace"):
+        align_classes(kg, ["pig"])
+    assert align_classes(kg, ["pig"], namespace="http://a.org/#") == ["http://a.org/#n02"]
+
+
+def test_real_awa2_classes_align_with_the_kzsl_kg(shared_data: Path):
+    import json
+
+    kg = KnowledgeGraph.from_files(shared_data / "kzsl" / "KG" / "KG-AwA.ttl")
+    classes = json.loads((shared_data / "kzsl" / "ori_data" / "AwA" / "class.json").read_text())
+    pairs = {**classes["seen"], **classes["unseen"]}
+    awa = "http://www.semanticweb.org/ontologies/AwA#"
+    by_name = align_classes(kg, list(pairs.values()), namespace=awa)
+    by_wnid = align_classes(kg, list(pairs))
+    assert by_name == by_wnid == [awa + wnid for wnid in pairs]

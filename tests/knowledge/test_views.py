@@ -76,7 +76,9 @@ def test_to_pyg_inverse_self_loops_relations_and_order(tiny: KnowledgeGraph):
     assert view.node_ids[:3] == [EX + "lion", EX + "cat", EX + "Animal"]
     assert view.edge_index.tolist() == [[0, 1, 4], [4, 4, 3]] and view.literals == {}
 
-    with pytest.raises(DataError, match="relation 'http://example.org/likes' is not in the knowledge graph; present: eats"):
+    with pytest.raises(
+        DataError, match="relation 'http://example.org/likes' is not in the knowledge graph; present: eats"
+    ):
         to_pyg(tiny, relations=[EX + "likes"])
     with pytest.raises(DataError, match="more than once"):
         to_pyg(tiny, node_order=[EX + "cat", EX + "cat"])
