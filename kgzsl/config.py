@@ -50,10 +50,15 @@ class TrainSettings:
     Args:
         seed: seed of every random choice of the run (the dataset has its own ``seed``).
         device: ``auto`` (CUDA when available), ``cpu`` or ``cuda[:i]``.
+        cache: reuse class embeddings computed before from the same inputs (see
+            :mod:`kgzsl.semantics.cache`).
+        cache_dir: the cache folder; ``$KGZSL_CACHE`` or ``~/.cache/kgzsl`` by default.
     """
 
     seed: int = 0
     device: str = "auto"
+    cache: bool = True
+    cache_dir: str | None = None
 
 
 @dataclass

@@ -95,6 +95,7 @@ def run_experiment(
 
     from kgzsl.evaluation import Evaluator, hit_at_k, per_class_accuracy
     from kgzsl.methods.base import ZSLTask
+    from kgzsl.semantics.cache import encode_cached
 
     cfg = resolve(config)
     if seed is not None:
@@ -131,7 +132,12 @@ def run_experiment(
         stage("encode class semantics")
         t = time.perf_counter()
         s = dict(cfg["semantics"])
-        embeddings = SEMANTICS.build(s.pop("name"), where="semantics", **s).encode(kg, dataset)
+        encoder = SEMANTICS.build(s.pop("name"), where="semantics", **s)
+        if cfg["train"]["cache"]:
+            embeddings, hit = encode_cached(encoder, kg, dataset, cfg["train"]["cache_dir"])
+            cache_state = "hit" if hit else "miss"
+        else:
+            embeddings, cache_state = encoder.encode(kg, dataset), "off"
         if list(embeddings.ids) != list(dataset.class_ids):
             raise DataError("class embeddings are not aligned with the dataset's classes")
         if not np.isfinite(embeddings.matrix).all():
@@ -224,6 +230,7 @@ def run_experiment(
                 "dataset": dataset.summary(),
                 "synthetic_features": dataset.synthetic,
                 "semantics_dim": embeddings.dim,
+                "semantics_cache": cache_state,
                 "model_selection": "gamma chosen on the validation split" if gamma is not None else "none",
             },
         )

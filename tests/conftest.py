@@ -11,6 +11,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Tests never write to the user's ``~/.cache/kgzsl``."""
+    monkeypatch.setenv("KGZSL_CACHE", str(tmp_path_factory.getbasetemp() / "kgzsl-cache"))
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """``$KGZSL_SHARED_DATA``; skip when unset, fail when ``KGZSL_REQUIRE_SHARED_DATA=1`` (CI)."""

@@ -103,3 +103,11 @@ def test_interrupted_run_leaves_nothing_half_written(tmp_path: Path, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         run_experiment(SMALL, stem="i", out=tmp_path, progress=False)
     assert list((tmp_path / "i").iterdir()) == []  # neither seed-0 nor a temporary folder
+
+
+def test_second_run_loads_class_embeddings_from_the_cache(tmp_path: Path):
+    cfg = {**SMALL, "train": {"device": "cpu", "cache_dir": str(tmp_path / "cache")}, "eval": {"calibrate": False}}
+    run_experiment(cfg, stem="c1", out=tmp_path, progress=False)
+    run_experiment(cfg, stem="c2", out=tmp_path, progress=False)
+    metas = [json.loads((tmp_path / s / "seed-0" / "meta.json").read_text()) for s in ("c1", "c2")]
+    assert [m["semantics_cache"] for m in metas] == ["miss", "hit"]

@@ -192,6 +192,17 @@ class KnowledgeGraph:
         for quad in self._store.quads_for_pattern(None, None, None, g):
             yield quad.subject, quad.predicate, quad.object
 
+    def fingerprint(self) -> str:
+        """sha256 of the triples (union of the sources, as sorted N-Triples lines): equal
+        content gives an equal fingerprint, whatever the files or their order."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for line in sorted({f"{s} {p} {o}" for s, p, o in self.triples()}):
+            h.update(line.encode())
+            h.update(b"\n")
+        return h.hexdigest()
+
     def graphs(self) -> list[str]:
         """IRIs of the named graphs (one per loaded source), sorted."""
         return sorted(g.value for g in self._store.named_graphs())
