@@ -143,13 +143,14 @@ def run_experiment(
         if not np.isfinite(embeddings.matrix).all():
             raise DataError("class embeddings contain NaN or infinite values")
         timings["time/semantics_s"] = time.perf_counter() - t
+        semantic_metrics = {f"semantics/{k}": v for k, v in getattr(encoder, "metrics_", {}).items()}
         bar.update()
 
         features = torch.as_tensor(dataset.features, device=device)
         labels = torch.as_tensor(dataset.labels, device=device)
         semantics = torch.as_tensor(embeddings.matrix, device=device)
         as_t = lambda a: torch.as_tensor(np.asarray(a), device=device)  # noqa: E731
-        metrics: dict[str, float] = {}
+        metrics: dict[str, float] = dict(semantic_metrics)
         gamma = None
 
         if cfg["eval"]["calibrate"]:

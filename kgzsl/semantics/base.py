@@ -56,5 +56,9 @@ class SemanticEncoder(Component):
 
     registry_name = ""
 
+    #: figures an encoder measured while encoding (flat keys, e.g. ``kge/mrr``); the run
+    #: writes them to ``metrics.json`` as ``semantics/<key>``
+    metrics_: dict[str, float]
+
     def encode(self, kg: KnowledgeGraph | None, dataset: ZSLDataset) -> ClassEmbeddings:
         raise NotImplementedError

@@ -54,6 +54,9 @@ def encode_cached(
 ) -> tuple[ClassEmbeddings, bool]:
     """``encoder.encode(kg, dataset)``, loaded from the cache when the same inputs were seen.
 
+    Encoders that measure themselves (e.g. a KG embedding's link-prediction MRR) leave
+    ``encoder.metrics_``; it is cached with the embeddings and restored on a hit.
+
     Returns:
         ``(embeddings, hit)``; ``hit`` says whether they came from the cache.
     """
@@ -63,7 +66,9 @@ def encode_cached(
     if path.is_file():
         try:
             with np.load(path, allow_pickle=False) as data:
-                return ClassEmbeddings(data["matrix"], list(data["ids"]), list(data["columns"])), True
+                embeddings = ClassEmbeddings(data["matrix"], list(data["ids"]), list(data["columns"]))
+                encoder.metrics_ = json.loads(str(data["meta"])).get("metrics", {})
+                return embeddings, True
         except (OSError, ValueError, KeyError):
             path.unlink(missing_ok=True)  # a damaged entry is recomputed
     embeddings = encoder.encode(kg, dataset)
@@ -73,7 +78,15 @@ def encode_cached(
         matrix=embeddings.matrix,
         ids=np.asarray(embeddings.ids, dtype=str),
         columns=np.asarray(embeddings.columns, dtype=str),
-        meta=np.asarray(json.dumps({"kgzsl": kgzsl.__version__, "encoder": encoder.registry_name})),
+        meta=np.asarray(
+            json.dumps(
+                {
+                    "kgzsl": kgzsl.__version__,
+                    "encoder": encoder.registry_name,
+                    "metrics": getattr(encoder, "metrics_", {}),
+                }
+            )
+        ),
     )
     atomic_write_bytes(path, buf.getvalue())
     return embeddings, False
