@@ -52,3 +52,14 @@ def test_table_formats_percentages_and_title():
     )
     assert "**Results — synthetic features**" in table
     assert "| m | s | 50.00 | – | – | 25.00 |" in table
+
+
+def test_atomic_writes_have_ordinary_permissions(tmp_path: Path):
+    import os
+
+    from kgzsl.utils import atomic_write_text
+
+    atomic_write_text(tmp_path / "a.txt", "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~umask
