@@ -44,9 +44,15 @@ T = TypeVar("T")
 # Modules whose import fills the registries. Imported lazily, on first use of a registry,
 # so that ``import kgzsl`` and ``kgzsl --help`` stay fast (torch is not imported).
 _COMPONENT_MODULES = {
-    "datasets": ["kgzsl.data.synthetic"],
+    "datasets": [
+        "kgzsl.data.synthetic",
+        "kgzsl.data.xlsa17",
+        "kgzsl.data.kzsl_imagenet",
+        "kgzsl.data.arrays",
+        "kgzsl.data.folder",
+    ],
     "knowledge": ["kgzsl.knowledge.sources"],
-    "semantics": ["kgzsl.semantics.attributes"],
+    "semantics": ["kgzsl.semantics.attributes", "kgzsl.semantics.text"],
     "methods": ["kgzsl.methods.eszsl", "kgzsl.methods.cvae"],
     "classifiers": ["kgzsl.classifier"],
 }
@@ -221,7 +227,7 @@ class Registry:
             if not check_type(value, tp):
                 raise ConfigError(f"{where}.{key}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}")
 
-    def build(self, name: str, where: str | None = None, **params: Any) -> Any:
+    def build(self, name: str, /, where: str | None = None, **params: Any) -> Any:
         """Build the component ``name`` with ``params``, checked against its constructor first."""
         self.check_params(name, params, where)
         return self.get(name)(**params)

@@ -5,6 +5,7 @@ Everything here is small enough for a unit test to train a method in well under 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,17 @@ import numpy as np
 from kgzsl.data.dataset import ZSLDataset
 from kgzsl.data.synthetic import make_splits, synthesize_features
 
-__all__ = ["TOY_TTL", "TOY_CLASSES", "write_toy_kg", "toy_dataset", "toy_task"]
+__all__ = [
+    "TOY_TTL",
+    "TOY_CLASSES",
+    "TINY_GLOVE",
+    "TINY_CLIP_CONFIG",
+    "write_toy_kg",
+    "write_tiny_glove",
+    "write_tiny_clip",
+    "toy_dataset",
+    "toy_task",
+]
 
 #: the toy ontology's leaf classes; the last three are unseen
 TOY_CLASSES = ["cat", "lion", "dog", "wolf", "horse", "zebra", "eagle", "owl", "tiger", "fox", "penguin"]
@@ -94,3 +105,62 @@ def toy_task(seed: int = 0, device: Any = "cpu", split: str = "trainval") -> Any
         seen=torch.as_tensor(seen, device=device),
         unseen=torch.as_tensor(unseen, device=device),
     )
+
+
+#: 4-d hand-made word vectors over the toy classes, one axis per group (felid, canid,
+#: equid, bird), plus a few other words
+TINY_GLOVE = {
+    "cat": [0.9, 0.1, 0.0, 0.0],
+    "lion": [1.0, 0.0, 0.1, 0.0],
+    "tiger": [0.95, 0.05, 0.05, 0.0],
+    "dog": [0.1, 0.9, 0.0, 0.0],
+    "wolf": [0.0, 1.0, 0.1, 0.0],
+    "fox": [0.1, 0.9, 0.0, 0.1],
+    "horse": [0.0, 0.1, 1.0, 0.0],
+    "zebra": [0.1, 0.0, 0.9, 0.0],
+    "eagle": [0.0, 0.0, 0.0, 1.0],
+    "owl": [0.1, 0.0, 0.0, 0.9],
+    "penguin": [0.0, 0.0, 0.1, 0.8],
+    "whale": [0.0, 0.0, 0.3, 0.1],
+    "big": [0.5, 0.5, 0.5, 0.5],
+}
+
+
+def write_tiny_glove(path: str | Path, header: bool = False, words: dict | None = None) -> Path:
+    """A GloVe text file (``word v1 .. vd`` per line), with a word2vec ``count dim`` header if asked."""
+    words = TINY_GLOVE if words is None else words
+    lines = [f"{len(words)} {len(next(iter(words.values())))}"] if header else []
+    lines += [w + " " + " ".join(f"{x:.6f}" for x in v) for w, v in words.items()]
+    path = Path(path)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+#: a tiny open_clip architecture: the standard 49,408-token BPE vocabulary (the tokenizer
+#: needs it), one 16-wide layer per tower, 16-token context; it builds in milliseconds
+TINY_CLIP_CONFIG = {
+    "embed_dim": 16,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 16, "patch_size": 16, "head_width": 8},
+    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 16, "heads": 2, "layers": 1},
+}
+
+
+def write_tiny_clip(folder: str | Path, name: str = "kgzsl-tiny-clip", seed: int = 1) -> dict:
+    """A tiny CLIP config ``<name>.json`` and a checkpoint of random weights (``seed``).
+
+    Returns:
+        ``{"arch": config path, "weights": checkpoint path}``, the parameters of ``clip_text``.
+    """
+    import open_clip
+    import torch
+
+    folder = Path(folder)
+    config = folder / f"{name}.json"
+    config.write_text(json.dumps(TINY_CLIP_CONFIG), encoding="utf-8")
+    open_clip.add_model_config(config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = open_clip.create_model(name, pretrained=None)
+    weights = folder / f"{name}.pt"
+    torch.save(model.state_dict(), weights)
+    return {"arch": str(config), "weights": str(weights)}

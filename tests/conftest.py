@@ -27,7 +27,7 @@ def shared_data() -> Path:
         if required:
             pytest.fail(message + " but KGZSL_REQUIRE_SHARED_DATA=1")
         pytest.skip(message)
-    return Path(value)
+    return Path(value).resolve()  # absolute, so that symlinks made by tests point right
 
 
 @pytest.fixture
@@ -49,3 +49,39 @@ def wordnet():
             pytest.fail(message + " but KGZSL_REQUIRE_WORDNET=1")
         pytest.skip(message)
     return WordNet.load(path)
+
+
+# --- parameters of components that need a file to build (their ``needs_fixture``) ---------
+
+
+@pytest.fixture
+def clip_text_params(tmp_path: Path) -> dict:
+    """A tiny open_clip config and a checkpoint of its random weights."""
+    from kgzsl.testing import write_tiny_clip
+
+    return write_tiny_clip(tmp_path)
+
+
+@pytest.fixture
+def word_vectors_params(tmp_path: Path) -> dict:
+    """A tiny GloVe text file over the toy classes."""
+    from kgzsl.testing import write_tiny_glove
+
+    return {"path": str(write_tiny_glove(tmp_path / "glove.txt"))}
+
+
+@pytest.fixture
+def image_folder_params(shared_data: Path, tmp_path: Path) -> dict:
+    """Links to the 3 real AwA2 photos in 3 class folders; the tiny open_clip ViT with random weights."""
+    photos = shared_data / "images" / "awa2"
+    for cls, numbers in {"cat": (1, 2, 3), "dog": (3, 1, 2), "zebra": (1, 2)}.items():
+        (tmp_path / cls).mkdir()
+        for i in numbers:
+            (tmp_path / cls / f"{i}.jpg").symlink_to(photos / f"{i}.jpg")
+    return {
+        "root": str(tmp_path),
+        "seen": ["cat", "dog"],
+        "unseen": ["zebra"],
+        "backbone": "open_clip:kgzsl-tiny-vit",
+        "progress": False,
+    }

@@ -19,7 +19,7 @@ import numpy as np
 
 import kgzsl
 from kgzsl.semantics.base import ClassEmbeddings
-from kgzsl.utils import atomic_write_bytes
+from kgzsl.utils import atomic_write_bytes, sha256_file
 
 if TYPE_CHECKING:
     from kgzsl.data.dataset import ZSLDataset
@@ -35,10 +35,17 @@ def default_cache_dir() -> Path:
 
 
 def cache_key(encoder: SemanticEncoder, kg: KnowledgeGraph | None, dataset: ZSLDataset) -> str:
-    """sha256 of the encoder's config, the KG's content, the class ids and the dataset semantics."""
+    """sha256 of the encoder's config (and the content of files it names), the KG's content,
+    the class ids and the dataset semantics."""
     h = hashlib.sha256()
     config = {"encoder": encoder.registry_name or type(encoder).__name__, "params": encoder.get_params()}
     h.update(json.dumps(config, sort_keys=True, default=str).encode())
+    # files named by parameters (word vectors, checkpoints, documents) count by content, so
+    # that a replaced file at the same path recomputes
+    for key, value in sorted(encoder.get_params().items()):
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, str) and os.path.isfile(os.path.expanduser(item)):
+                h.update(f"\0file:{key}\0".encode() + sha256_file(os.path.expanduser(item)).encode())
     h.update(b"\0kg\0" + (kg.fingerprint().encode() if kg is not None else b"none"))
     h.update(b"\0classes\0" + "\n".join(dataset.class_ids).encode())
     for name in sorted(dataset.semantics):

@@ -57,3 +57,17 @@ def test_damaged_entry_is_recomputed(tmp_path: Path, toy_kg_file: Path):
     entry.write_bytes(b"garbage")
     emb, hit = encode_cached(KGAttributes(), kg, ds, tmp_path)
     assert not hit and emb.matrix.shape[0] == ds.num_classes
+
+
+def test_files_named_by_parameters_count_by_content(tmp_path: Path):
+    ds = toy_dataset()
+    doc = tmp_path / "docs.json"
+    doc.write_text('{"cat": ["a cat"]}')
+
+    class FileEncoder(DatasetSemantics):
+        def __init__(self, key: str = "attributes", path: str = str(doc)) -> None:
+            self.key, self.path, self.normalize = key, path, "none"
+
+    before = cache_key(FileEncoder(), None, ds)
+    doc.write_text('{"cat": ["a big cat"]}')
+    assert cache_key(FileEncoder(), None, ds) != before

@@ -1,0 +1,362 @@
+"""The user's own features: ``.npy`` / ``.npz`` / ``.pt`` arrays with labels and class lists.
+
+For features extracted outside kgzsl (any backbone), laid out as the ZSL protocol needs them
+(Xian et al., "Zero-Shot Learning – A Comprehensive Evaluation of the Good, the Bad and the
+Ugly", TPAMI 2018): every image's class, the seen and unseen classes and, optionally, the
+image splits; without a split file, a seeded one is made as the proposed split is (a share of
+every seen class's images held out as ``test_seen``, all unseen-class images ``test_unseen``).
+
+Memory: with ``mmap=True`` a float32 ``.npy`` is opened copy-on-write (``np.load(mmap_mode="c")``)
+and a ``.pt`` saved by ``torch.save`` is mapped (``torch.load(mmap=True)``): nothing is read until
+used, pages are shared with the OS cache, and writes (in-place normalisation) stay private, never
+reaching the file. A copy is made when the stored dtype is not float32 (it is cast), for ``.npz``
+(zip members are always read whole), and for ``.pt`` files in the legacy (non-zip) format.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kgzsl.data.dataset import (
+    ZSLDataset,
+    check_finite,
+    check_known_ids,
+    class_disjoint_split,
+    has_repeats,
+    read_id_list,
+)
+from kgzsl.errors import DataError
+from kgzsl.registry import DATASETS, Component
+
+__all__ = ["ArrayDataset", "load_array", "seeded_splits"]
+
+_ARRAY_SUFFIXES = (".npy", ".npz", ".pt", ".pth")
+
+
+def _torch_load(path: Path, mmap: bool) -> Any:
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except RuntimeError as e:
+        if mmap and "mmap" in str(e):  # a legacy-format file cannot be mapped: read it whole
+            return _torch_load(path, mmap=False)
+        raise DataError(f"{path}: not a readable torch file ({e})") from None
+    except Exception as e:  # unpickling errors of weights_only, damaged zip, ...
+        raise DataError(f"{path}: not a readable torch file ({type(e).__name__}: {e})") from None
+
+
+def load_array(path: str | Path, key: str | None = None, mmap: bool = False) -> np.ndarray:
+    """One array from ``.npy``, or field ``key`` of an ``.npz`` archive or a ``.pt`` dict of tensors.
+
+    Args:
+        path: the file.
+        key: field of an ``.npz`` / ``.pt`` container (ignored for a lone ``.npy`` array or tensor).
+        mmap: map ``.npy`` (copy-on-write) and ``.pt`` files instead of reading them.
+
+    Raises:
+        DataError: missing file or field, unsupported suffix, unreadable file.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            return np.load(path, mmap_mode="c" if mmap else None, allow_pickle=False)
+        except ValueError as e:
+            raise DataError(f"{path}: not a readable .npy array ({e})") from None
+    if suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                if key not in archive.files:
+                    raise DataError(f"{path}: field {key!r} is missing (fields: {', '.join(archive.files) or 'none'})")
+                return archive[key]
+        except (ValueError, OSError) as e:
+            raise DataError(f"{path}: not a readable .npz archive ({e})") from None
+    if suffix in (".pt", ".pth"):
+        import torch
+
+        obj = _torch_load(path, mmap)
+        if isinstance(obj, dict):
+            if key not in obj:
+                raise DataError(f"{path}: field {key!r} is missing (fields: {', '.join(map(str, obj)) or 'none'})")
+            obj = obj[key]
+        if isinstance(obj, torch.Tensor):
+            tensor = obj.detach()
+            # numpy has no bfloat16: widen it (a copy)
+            return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()
+        try:
+            return np.asarray(obj)
+        except Exception:
+            raise DataError(f"{path}: field {key!r} is not an array") from None
+    raise DataError(f"{path}: unsupported suffix {suffix!r}; use one of {', '.join(_ARRAY_SUFFIXES)}")
+
+
+def seeded_splits(
+    labels: np.ndarray,
+    seen: np.ndarray,
+    unseen: np.ndarray,
+    test_fraction: float = 0.2,
+    val_class_fraction: float = 0.2,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """The standard splits, seeded: ``test_fraction`` of every seen class's images are ``test_seen``
+    (at least one, leaving at least one), the rest ``trainval``; every unseen-class image is
+    ``test_unseen``; ``train`` / ``val`` split ``trainval`` by class (:func:`class_disjoint_split`).
+    Images of classes in neither list are in no split."""
+    if not 0.0 < test_fraction < 1.0:
+        raise DataError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    rng = np.random.default_rng(seed)
+    trainval, test_seen = [], []
+    for c in np.sort(seen):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        n_test = min(len(idx) - 1, max(1, int(round(test_fraction * len(idx)))))
+        test_seen.append(idx[:n_test])
+        trainval.append(idx[n_test:])
+    out = {
+        "trainval": np.sort(np.concatenate(trainval)),
+        "test_seen": np.sort(np.concatenate(test_seen)),
+        "test_unseen": np.flatnonzero(np.isin(labels, unseen)),
+    }
+    out["train"], out["val"] = class_disjoint_split(labels, out["trainval"], seen, val_class_fraction, seed + 1)
+    return out
+
+
+def _read_splits(path: Path, n: int) -> dict[str, np.ndarray]:
+    if path.suffix.lower() == ".json":
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
+        if raw is None:
+            raise DataError(f"{path}: no such file")
+        if not isinstance(raw, dict):
+            raise DataError(f"{path}: expected an object of split name → list of image indices")
+        get = raw.get
+        keys = list(raw)
+    else:
+        if not path.is_file():
+            raise DataError(f"{path}: no such file")
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                arrays = {k: archive[k] for k in archive.files}
+        except (ValueError, OSError) as e:
+            raise DataError(f"{path}: not a readable .npz archive ({e})") from None
+        keys = list(arrays)
+        get = arrays.get
+    for key in ("trainval", "test_seen", "test_unseen"):
+        if key not in keys:
+            raise DataError(f"{path}: field {key!r} is missing (fields: {', '.join(keys) or 'none'})")
+    if ("train" in keys) != ("val" in keys):
+        raise DataError(f"{path}: give both 'train' and 'val' or neither")
+    out = {}
+    for key in ("trainval", "test_seen", "test_unseen", "train", "val"):
+        if key not in keys:
+            continue
+        idx = np.asarray(get(key))
+        if idx.size and idx.dtype.kind not in "iu":
+            if idx.dtype.kind != "f" or not np.array_equal(idx, np.round(idx)):
+                raise DataError(f"{path}: field {key!r} must hold whole-number image indices")
+        idx = idx.astype(np.int64).ravel()
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            bad = idx.min() if idx.min() < 0 else idx.max()
+            raise DataError(f"{path}: field {key!r}: index {bad} is outside [0, {n}) (indices are 0-based)")
+        if has_repeats(idx, n):
+            raise DataError(f"{path}: field {key!r} lists an image more than once")
+        out[key] = idx
+    return out
+
+
+@DATASETS.register("arrays")
+class ArrayDataset(Component):
+    """Features and labels from ``.npy`` / ``.npz`` / ``.pt`` files, classes and splits from small files.
+
+    Args:
+        features: ``[N, D]`` features: a ``.npy`` file, or an ``.npz`` / ``.pt`` holding field
+            ``features_key`` (and then, by default, the labels under ``labels_key``).
+        classes: every class id, one a line (or a JSON list); integer labels index this list.
+        seen: seen class ids, one a line (or a JSON list); each must be in ``classes``.
+        unseen: unseen class ids, likewise.
+        labels: ``[N]`` labels: ``.npy`` / ``.npz`` / ``.pt`` (field ``labels_key``) or a text file
+            of class ids, one per image. Integer labels are 0-based indices into ``classes``;
+            string labels are class ids. Default: field ``labels_key`` of the features file.
+        features_key: field of an ``.npz`` / ``.pt`` features file.
+        labels_key: field of an ``.npz`` / ``.pt`` labels (or features) file.
+        splits: ``.npz`` or ``.json`` with 0-based image indices ``trainval``, ``test_seen``,
+            ``test_unseen`` and optionally ``train`` / ``val``; default: :func:`seeded_splits`.
+        semantics: class semantics, name → ``PATH`` or ``PATH#FIELD`` of a ``[C, d]`` array in
+            the order of ``classes``.
+        mmap: map ``.npy`` / ``.pt`` features instead of reading them (see the module docs for
+            when a copy is made anyway).
+        test_fraction: without ``splits``, the share of each seen class's images held out.
+        val_class_fraction: without ``train`` / ``val`` in ``splits``, the share of seen classes
+            held out for model selection.
+        seed: seed of the generated splits.
+        name: the dataset's name in reports; default ``arrays:<features file name>``.
+    """
+
+    #: its files are the user's: the contract test builds it with the parameters of this fixture
+    needs_fixture = "arrays_params"
+
+    def __init__(
+        self,
+        features: str,
+        classes: str,
+        seen: str,
+        unseen: str,
+        labels: str | None = None,
+        features_key: str = "features",
+        labels_key: str = "labels",
+        splits: str | None = None,
+        semantics: dict[str, str] | None = None,
+        mmap: bool = True,
+        test_fraction: float = 0.2,
+        val_class_fraction: float = 0.2,
+        seed: int = 0,
+        name: str | None = None,
+    ) -> None:
+        self.features = features
+        self.classes = classes
+        self.seen = seen
+        self.unseen = unseen
+        self.labels = labels
+        self.features_key = features_key
+        self.labels_key = labels_key
+        self.splits = splits
+        self.semantics = semantics
+        self.mmap = mmap
+        self.test_fraction = test_fraction
+        self.val_class_fraction = val_class_fraction
+        self.seed = seed
+        self.name = name
+
+    def load(self) -> ZSLDataset:
+        classes_path = Path(self.classes).expanduser()
+        seen_path, unseen_path = Path(self.seen).expanduser(), Path(self.unseen).expanduser()
+        class_ids = read_id_list(classes_path, "class id")
+        seen_ids, unseen_ids = read_id_list(seen_path, "class id"), read_id_list(unseen_path, "class id")
+        check_known_ids(seen_ids, class_ids, seen_path, str(classes_path))
+        check_known_ids(unseen_ids, class_ids, unseen_path, str(classes_path))
+        both = sorted(set(seen_ids) & set(unseen_ids))
+        if both:
+            raise DataError(f"{unseen_path}: {both[0]!r} is also in {seen_path}")
+        index = {c: i for i, c in enumerate(class_ids)}
+        seen = np.array([index[c] for c in seen_ids], dtype=np.int64)
+        unseen = np.array([index[c] for c in unseen_ids], dtype=np.int64)
+
+        feat_path = Path(self.features).expanduser()
+        features = load_array(feat_path, self.features_key, self.mmap)
+        where = f"{feat_path}" + (f": field {self.features_key!r}" if feat_path.suffix.lower() != ".npy" else "")
+        if features.ndim != 2 or features.dtype.kind not in "iuf":
+            raise DataError(f"{where}: features must be a numeric [N, D] array, got {features.dtype} {features.shape}")
+        features = features.astype(np.float32, copy=False)  # a map of float32 data stays a map
+        check_finite(features, where, what="image features")
+        labels, labels_where = self._labels(feat_path, class_ids)
+        if labels.size != len(features):
+            raise DataError(f"{labels_where}: {labels.size} labels for {len(features)} feature rows in {where}")
+        counts = np.bincount(labels, minlength=len(class_ids))
+        for kind, path, ids in (("seen", seen_path, seen), ("unseen", unseen_path, unseen)):
+            empty = ids[counts[ids] == 0]
+            if empty.size:
+                raise DataError(f"{labels_where}: {kind} class {class_ids[empty[0]]!r} ({path}) has no images")
+
+        split_path = Path(self.splits).expanduser() if self.splits else None
+        if split_path is not None:
+            splits = _read_splits(split_path, len(features))
+            if "train" not in splits:
+                splits["train"], splits["val"] = class_disjoint_split(
+                    labels, splits["trainval"], seen, self.val_class_fraction, self.seed
+                )
+        else:
+            splits = seeded_splits(labels, seen, unseen, self.test_fraction, self.val_class_fraction, self.seed)
+        semantics, semantic_paths = self._semantics(len(class_ids))
+        sources = [feat_path, *([Path(self.labels)] if self.labels else []), classes_path, seen_path, unseen_path]
+        sources += ([split_path] if split_path else []) + semantic_paths
+        try:
+            return ZSLDataset(
+                name=self.name or f"arrays:{feat_path.name}",
+                features=features,
+                labels=labels,
+                class_ids=class_ids,
+                seen=seen,
+                unseen=unseen,
+                splits=splits,
+                semantics=semantics,
+                source_files=sources,
+            )
+        except DataError as e:
+            # what is left to disagree at this point is the split file with the labels
+            if split_path is not None:
+                raise DataError(f"{split_path}: {e}") from None
+            raise
+
+    def _labels(self, feat_path: Path, class_ids: list[str]) -> tuple[np.ndarray, str]:
+        if self.labels is None:
+            if feat_path.suffix.lower() == ".npy":
+                raise DataError(f"{feat_path}: a .npy file holds one array; give 'labels' (a file of labels)")
+            path, raw = feat_path, load_array(feat_path, self.labels_key)
+        else:
+            path = Path(self.labels).expanduser()
+            if path.suffix.lower() in (".txt", ".json"):
+                raw = np.array(_read_label_ids(path), dtype=str)
+            else:
+                raw = load_array(path, self.labels_key)
+        where = f"{path}" + (f": field {self.labels_key!r}" if path.suffix.lower() in (".npz", ".pt", ".pth") else "")
+        raw = np.asarray(raw)
+        if raw.ndim > 1 and sorted(raw.shape)[:-1] != [1] * (raw.ndim - 1):
+            raise DataError(f"{where}: labels must be one per image, got shape {raw.shape}")
+        raw = raw.ravel()
+        c = len(class_ids)
+        if raw.dtype.kind in "USO":
+            index = {x: i for i, x in enumerate(class_ids)}
+            values = [str(x) for x in raw]
+            for i, value in enumerate(values):
+                if value not in index:
+                    raise DataError(f"{where}: label {i}: class {value!r} is not in {self.classes}")
+            return np.array([index[v] for v in values], dtype=np.int64), where
+        if raw.dtype.kind == "f" and raw.size and not np.array_equal(raw, np.round(raw)):
+            raise DataError(f"{where}: labels must be whole numbers (0-based class indices) or class ids")
+        if raw.dtype.kind not in "iuf":
+            raise DataError(f"{where}: labels must be class indices or class ids, got {raw.dtype}")
+        labels = raw.astype(np.int64)
+        if labels.size and (labels.min() < 0 or labels.max() >= c):
+            bad = labels.min() if labels.min() < 0 else labels.max()
+            raise DataError(
+                f"{where}: label {bad} is outside [0, {c}) (labels are 0-based indices into {self.classes})"
+            )
+        return labels, where
+
+    def _semantic_paths(self) -> list[Path]:
+        return [Path(spec.partition("#")[0]).expanduser() for spec in (self.semantics or {}).values()]
+
+    def _semantics(self, c: int) -> tuple[dict[str, np.ndarray], list[Path]]:
+        out = {}
+        for name, spec in (self.semantics or {}).items():
+            path_text, _, key = spec.partition("#")
+            path = Path(path_text).expanduser()
+            matrix = np.asarray(load_array(path, key or "semantics"))
+            if matrix.ndim != 2 or matrix.shape[0] != c or matrix.dtype.kind not in "iufb":
+                raise DataError(f"{path}: semantics {name!r} must be a numeric [{c}, d] array, got {matrix.shape}")
+            out[name] = np.ascontiguousarray(matrix, dtype=np.float32)
+        return out, self._semantic_paths()
+
+
+def _read_label_ids(path: Path) -> list[str]:
+    """Per-image class ids: one a line (blank lines skipped) or a JSON list; repeats are expected."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
+        if not isinstance(data, list):
+            raise DataError(f"{path}: expected a JSON list of class ids, one per image")
+        return [str(x) for x in data]
+    return [line.strip() for line in text.splitlines() if line.strip()]

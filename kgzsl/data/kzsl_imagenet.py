@@ -1,0 +1,252 @@
+"""ImageNet subsets of the K-ZSL benchmark (ImNet-A, ImNet-O), on the ImageNet-21K features of GCNZ / DGP.
+
+Geng et al., "Benchmarking Knowledge-driven Zero-shot Learning", J. Web Semantics 75, 2023
+(and OntoZSL, Geng et al., WWW 2021, whose code reads these files). The classes are indexed by
+``split.mat`` of the ImageNet-21K protocol (Wang et al., "Zero-shot Recognition via Semantic
+Embeddings and Knowledge Graphs", CVPR 2018; Kampffmeyer et al., DGP, CVPR 2019):
+
+``split.mat``
+    ``allwnids`` / ``allwords``: ``21842 × 1`` cells of WordNet ids and names; ``seen`` (the 1,000
+    ILSVRC 2012 classes), ``hops2``, ``hops3``, ``rest``: 1-based indices into ``allwnids``;
+    ``no_w2v_index``: the 497 classes without a word vector, in none of the four.
+
+Image features are one MATLAB file per class, ``<k>.mat`` with ``k`` the class's 1-based index
+in ``allwnids`` and one row per image in the field ``features`` (``n × 2048``), in three folders:
+``ILSVRC2012_train`` (training images of the 1K classes), ``ILSVRC2012_val`` (their 50 test images)
+and ``ILSVRC2011`` (the other classes' images, from the ImageNet fall 2011 release). This is the
+layout OntoZSL's ``DATA_LOADER.read_imagenet`` reads (``Res101_Features/<folder>/<k>.mat``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from kgzsl.data.dataset import (
+    MissingFeaturesError,
+    ZSLDataset,
+    check_finite,
+    check_known_ids,
+    class_disjoint_split,
+    from_one_based,
+    mat_fields,
+    read_id_list,
+    read_mat,
+)
+from kgzsl.errors import DataError
+from kgzsl.registry import DATASETS, Component
+from kgzsl.resources import shared_data_dir
+
+__all__ = ["ImageNetSplit", "read_imagenet_split", "KZSLImageNet", "FEATURE_FOLDERS"]
+
+#: split → folder of per-class feature files
+FEATURE_FOLDERS = {"trainval": "ILSVRC2012_train", "test_seen": "ILSVRC2012_val", "test_unseen": "ILSVRC2011"}
+
+_SPLIT_SETS = ("seen", "hops2", "hops3", "rest", "no_w2v_index")
+_NUMERIC_CLASSES = {"double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"}
+
+
+@dataclass(frozen=True)
+class ImageNetSplit:
+    """``split.mat`` of the ImageNet-21K zero-shot protocol; class sets as 0-based indices into ``wnids``."""
+
+    wnids: list[str]
+    words: list[str]
+    seen: np.ndarray
+    hops2: np.ndarray
+    hops3: np.ndarray
+    rest: np.ndarray
+    no_w2v: np.ndarray
+    path: Path
+
+    def index(self) -> dict[str, int]:
+        """WordNet id → 0-based position (the feature file of position ``i`` is ``{i + 1}.mat``)."""
+        return {w: i for i, w in enumerate(self.wnids)}
+
+
+def read_imagenet_split(path: str | Path) -> ImageNetSplit:
+    """Read and check ``split.mat`` (unique wnids; disjoint, in-range, 1-based class sets)."""
+    path = Path(path)
+    data = read_mat(path, ["allwnids", "allwords", *_SPLIT_SETS])
+    wnids, words = data["allwnids"], data["allwords"]
+    if not isinstance(wnids, list) or not wnids:
+        raise DataError(f"{path}: field 'allwnids' must be a cell array of WordNet ids")
+    if not isinstance(words, list) or len(words) != len(wnids):
+        raise DataError(f"{path}: field 'allwords' must be a cell array as long as 'allwnids' ({len(wnids)})")
+    if len(set(wnids)) != len(wnids):
+        dup = next(w for i, w in enumerate(wnids) if w in wnids[:i])
+        raise DataError(f"{path}: field 'allwnids' lists {dup!r} more than once")
+    sets = {key: from_one_based(data[key], len(wnids), f"{path}: field {key!r}") for key in _SPLIT_SETS}
+    owner = np.full(len(wnids), -1)
+    for i, key in enumerate(_SPLIT_SETS):
+        taken = owner[sets[key]] >= 0
+        if taken.any() or np.unique(sets[key]).size != sets[key].size:
+            other = _SPLIT_SETS[owner[sets[key][taken][0]]] if taken.any() else key
+            raise DataError(f"{path}: fields {other!r} and {key!r} share classes (or one repeats a class)")
+        owner[sets[key]] = i
+    return ImageNetSplit(
+        wnids=wnids,
+        words=words,
+        seen=sets["seen"],
+        hops2=sets["hops2"],
+        hops3=sets["hops3"],
+        rest=sets["rest"],
+        no_w2v=sets["no_w2v_index"],
+        path=path,
+    )
+
+
+@DATASETS.register("kzsl_imagenet")
+class KZSLImageNet(Component):
+    """K-ZSL's ImNet-A (28 seen / 52 unseen) or ImNet-O (10 / 25) with per-class ResNet-101 features.
+
+    ``trainval`` holds every ``ILSVRC2012_train`` image of the seen classes (ImNet-A: 36,400 =
+    28 × 1,300), ``test_seen`` their ``ILSVRC2012_val`` images (1,400 = 28 × 50) and
+    ``test_unseen`` the ``ILSVRC2011`` images of the unseen classes (39,523). The classes are
+    the seen wnids then the unseen wnids, in their files' order. ``train`` / ``val`` split the
+    seen classes, seeded. Features are read into one preallocated ``[N, D]`` float32 array, one
+    class file at a time, so the peak memory is the features plus one class.
+
+    Args:
+        name: ``ImNet_A`` or ``ImNet_O``; picks the default seen / unseen lists.
+        root: folder holding ``ILSVRC2012_train/``, ``ILSVRC2012_val/`` and ``ILSVRC2011/``;
+            default ``$KGZSL_SHARED_DATA/imagenet/Res101_Features``.
+        split_file: ``split.mat``; default ``$KGZSL_SHARED_DATA/imagenet/split.mat``.
+        seen_file: seen wnids, one a line; default ``$KGZSL_SHARED_DATA/kzsl/splits/<name>/seen.txt``.
+        unseen_file: unseen wnids; default ``…/unseen.txt`` beside it.
+        feature_key: field of the per-class files holding the ``n × D`` features.
+        max_test_images_per_class: keep the first ``n`` test images of each class (OntoZSL's
+            ``--Unseen_NSample``); all by default, as the K-ZSL sizes count.
+        val_class_fraction: share of the seen classes held out as ``val``.
+        val_seed: seed of that draw.
+    """
+
+    needs_shared_data = True  # the default split and class lists are under $KGZSL_SHARED_DATA
+    #: no machine here has the image features: the contract test builds it with the parameters
+    #: of this fixture (small feature files of the real schema beside the real split files)
+    needs_fixture = "kzsl_imagenet_params"
+
+    def __init__(
+        self,
+        name: Literal["ImNet_A", "ImNet_O"] = "ImNet_A",
+        root: str | None = None,
+        split_file: str | None = None,
+        seen_file: str | None = None,
+        unseen_file: str | None = None,
+        feature_key: str = "features",
+        max_test_images_per_class: int | None = None,
+        val_class_fraction: float = 0.2,
+        val_seed: int = 0,
+    ) -> None:
+        self.name = name
+        self.root = root
+        self.split_file = split_file
+        self.seen_file = seen_file
+        self.unseen_file = unseen_file
+        self.feature_key = feature_key
+        self.max_test_images_per_class = max_test_images_per_class
+        self.val_class_fraction = val_class_fraction
+        self.val_seed = val_seed
+
+    def _path(self, value: str | None, *default: str) -> Path:
+        if value is not None:
+            return Path(value).expanduser()
+        shared = shared_data_dir()
+        if shared is None:
+            raise DataError(f"kzsl_imagenet: set the path of {default[-1]!r} or $KGZSL_SHARED_DATA")
+        return shared.joinpath(*default)
+
+    def load(self) -> ZSLDataset:
+        split_path = self._path(self.split_file, "imagenet", "split.mat")
+        seen_path = self._path(self.seen_file, "kzsl", "splits", self.name, "seen.txt")
+        unseen_path = self._path(self.unseen_file, "kzsl", "splits", self.name, "unseen.txt")
+        split = read_imagenet_split(split_path)
+        where = f"{split_path} field 'allwnids'"
+        seen_ids = read_id_list(seen_path, "wnid")
+        unseen_ids = read_id_list(unseen_path, "wnid")
+        check_known_ids(seen_ids, split.wnids, seen_path, where)
+        check_known_ids(unseen_ids, split.wnids, unseen_path, where)
+        both = sorted(set(seen_ids) & set(unseen_ids))
+        if both:
+            raise DataError(f"{unseen_path}: {both[0]!r} is also in {seen_path}")
+        index = split.index()
+        ilsvrc = set(split.seen.tolist())
+        # seen classes are trained on ILSVRC 2012 images and the unseen ones tested on 2011 ones:
+        # a class on the wrong side has no feature file there
+        for path, ids, inside in ((seen_path, seen_ids, True), (unseen_path, unseen_ids, False)):
+            for wnid in ids:
+                if (index[wnid] in ilsvrc) != inside:
+                    kind = "is not" if inside else "is"
+                    raise DataError(
+                        f"{path}: {wnid!r} {kind} one of the 1,000 ILSVRC 2012 classes ('seen' of {split_path})"
+                    )
+
+        if self.max_test_images_per_class is not None and self.max_test_images_per_class < 1:
+            raise DataError(
+                f"kzsl_imagenet: max_test_images_per_class must be at least 1, got {self.max_test_images_per_class}"
+            )
+        root = self._path(self.root, "imagenet", "Res101_Features")
+        if not root.is_dir():
+            raise MissingFeaturesError(
+                f"{root}: no such folder (the per-class ImageNet features of K-ZSL / OntoZSL are a separate download)"
+            )
+        class_ids = seen_ids + unseen_ids
+        plan = []  # (split, class index, file, rows to keep)
+        for split_name, classes in (("trainval", seen_ids), ("test_seen", seen_ids), ("test_unseen", unseen_ids)):
+            cap = None if split_name == "trainval" else self.max_test_images_per_class
+            for wnid in classes:
+                file = root / FEATURE_FOLDERS[split_name] / f"{index[wnid] + 1}.mat"
+                plan.append((split_name, class_ids.index(wnid), file, self._rows(file, wnid, cap)))
+        dims = {d for *_, (_, d) in plan}
+        if len(dims) != 1:
+            first = next(f for _, _, f, (_, d) in plan if d != plan[0][3][1])
+            raise DataError(
+                f"{first}: field {self.feature_key!r} has {dims} columns across the class files; expected one D"
+            )
+        n = sum(rows for *_, (rows, _) in plan)
+        features = np.empty((n, dims.pop()), dtype=np.float32)
+        labels = np.empty(n, dtype=np.int64)
+        splits: dict[str, list[np.ndarray]] = {k: [] for k in FEATURE_FOLDERS}
+        start = 0
+        for split_name, label, file, (rows, _) in plan:
+            # mapped where the file is uncompressed: the class goes straight into its rows, no copy between
+            block = np.asarray(read_mat(file, [self.feature_key], mmap=True)[self.feature_key])
+            if block.ndim != 2 or block.shape[0] < rows or block.shape[1] != features.shape[1]:
+                raise DataError(f"{file}: field {self.feature_key!r} has shape {block.shape}, not its header's")
+            check_finite(block[:rows], f"{file}: field {self.feature_key!r}", what="image features")
+            features[start : start + rows] = block[:rows]
+            labels[start : start + rows] = label
+            splits[split_name].append(np.arange(start, start + rows))
+            start += rows
+        out = {k: np.concatenate(v) if v else np.zeros(0, np.int64) for k, v in splits.items()}
+        seen = np.arange(len(seen_ids))
+        out["train"], out["val"] = class_disjoint_split(
+            labels, out["trainval"], seen, self.val_class_fraction, self.val_seed
+        )
+        return ZSLDataset(
+            name=f"kzsl_imagenet:{self.name}",
+            features=features,
+            labels=labels,
+            class_ids=class_ids,
+            seen=seen,
+            unseen=np.arange(len(seen_ids), len(class_ids)),
+            splits=out,
+            source_files=[split_path, seen_path, unseen_path, root],
+        )
+
+    def _rows(self, file: Path, wnid: str, cap: int | None) -> tuple[int, int]:
+        """``(rows to keep, D)`` of one class file, from its header (no data read)."""
+        if not file.is_file():
+            raise MissingFeaturesError(f"{file}: no such file (features of class {wnid!r})")
+        fields = mat_fields(file)
+        if self.feature_key not in fields:
+            raise DataError(f"{file}: field {self.feature_key!r} is missing (fields: {', '.join(fields) or 'none'})")
+        shape, cls = fields[self.feature_key]
+        if len(shape) != 2 or cls not in _NUMERIC_CLASSES:
+            raise DataError(f"{file}: field {self.feature_key!r} must be a numeric n × D matrix, got {cls} {shape}")
+        if shape[0] == 0:
+            raise DataError(f"{file}: field {self.feature_key!r}: class {wnid!r} has no images")
+        return (shape[0] if cap is None else min(cap, shape[0])), shape[1]
