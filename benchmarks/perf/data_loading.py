@@ -22,19 +22,16 @@ disk speed. Goal (issue "Benchmark data"): peak memory within 2x the feature mat
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from results_file import machine, record, today
 
 
 def _status_bytes(field: str) -> int:
@@ -157,16 +154,6 @@ def measure(case: str, folder: Path, repeat: int) -> dict[str, Any]:
     return best
 
 
-def record(rows: list[list[Any]]) -> None:
-    out = Path(__file__).with_name("results.csv")
-    new = not out.exists()
-    with out.open("a", newline="") as f:
-        w = csv.writer(f)
-        if new:
-            w.writerow(["date", "machine", "benchmark", "n", "m", "kgzsl_s", "baseline_s", "ratio", "note"])
-        w.writerows(rows)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=37_322)
@@ -180,8 +167,8 @@ def main() -> None:
         print(json.dumps(run_case(args.case, Path(args.folder))))
         return
 
-    date = datetime.now(UTC).date().isoformat()
-    machine = f"{platform.machine()}, {os.cpu_count()} cpus"
+    date = today()
+    host = machine()
     comparisons = [
         ("xlsa17_v5", "xlsa17", "loadmat", "res101.mat v5 uncompressed (mapped); baseline: scipy.io.loadmat + .T"),
         (
@@ -217,7 +204,7 @@ def main() -> None:
         rows.append(
             [
                 date,
-                machine,
+                host,
                 f"data_loading.{name}",
                 args.images,
                 args.dim,

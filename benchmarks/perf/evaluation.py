@@ -11,14 +11,10 @@ random scores; the script prints the figures and appends them to ``results.csv``
 from __future__ import annotations
 
 import argparse
-import csv
-import os
-import platform
 import time
-from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
+from results_file import machine, record, today
 
 from kgzsl.evaluation import gzsl_accuracy, seen_unseen_curve
 
@@ -58,16 +54,11 @@ def main() -> None:
     print(f"γ grid baseline ({args.grid} points):  {grid:8.3f} s")
     print(f"ratio baseline / exact:         {grid / exact:8.1f}x")
 
-    out = Path(__file__).with_name("results.csv")
-    new = not out.exists()
-    with out.open("a", newline="") as f:
-        w = csv.writer(f)
-        if new:
-            w.writerow(["date", "machine", "benchmark", "n", "m", "kgzsl_s", "baseline_s", "ratio", "note"])
-        w.writerow(
+    record(
+        [
             [
-                datetime.now(UTC).date().isoformat(),
-                f"{platform.machine()}, {os.cpu_count()} cpus",
+                today(),
+                machine(),
                 "evaluation.seen_unseen_curve",
                 2 * args.images,
                 args.classes,
@@ -76,7 +67,8 @@ def main() -> None:
                 f"{grid / exact:.1f}",
                 f"exact curve ({n_points} pts) vs {args.grid}-point gamma grid",
             ]
-        )
+        ]
+    )
 
 
 if __name__ == "__main__":

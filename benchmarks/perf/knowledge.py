@@ -17,17 +17,15 @@ Figures are printed and appended to ``results.csv`` beside this script.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
-import platform
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from results_file import machine, record, today
 
 EX = "http://example.org/bench/"
 Q_COUNT = "SELECT ?p (COUNT(*) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?p"
@@ -91,23 +89,13 @@ def bench_rdflib(path: Path) -> dict[str, float]:
     return {"parse": parse, "query_count": q1, "query_join": q2, "n": len(g), "join": int(r2[0][0]), "rels": len(r1)}
 
 
-def record(rows: list[list[Any]]) -> None:
-    out = Path(__file__).with_name("results.csv")
-    new = not out.exists()
-    with out.open("a", newline="") as f:
-        w = csv.writer(f)
-        if new:
-            w.writerow(["date", "machine", "benchmark", "n", "m", "kgzsl_s", "baseline_s", "ratio", "note"])
-        w.writerows(rows)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--triples", type=int, default=500_000)
     parser.add_argument("--skip-rdflib", action="store_true", help="rdflib takes about a minute at 500k triples")
     args = parser.parse_args()
-    date = datetime.now(UTC).date().isoformat()
-    machine = f"{platform.machine()}, {os.cpu_count()} cpus"
+    date = today()
+    host = machine()
     rows: list[list[Any]] = []
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,7 +120,7 @@ def main() -> None:
                 rows.append(
                     [
                         date,
-                        machine,
+                        host,
                         f"knowledge.{step}",
                         args.triples,
                         "",
@@ -155,7 +143,7 @@ def main() -> None:
             rows.append(
                 [
                     date,
-                    machine,
+                    host,
                     f"knowledge.load_kzsl_awa{Path(name).suffix}",
                     len(kg),
                     "",
@@ -178,7 +166,7 @@ def main() -> None:
         rows.append(
             [
                 date,
-                machine,
+                host,
                 "knowledge.wordnet_dgp_graph",
                 view.num_nodes,
                 "",
@@ -191,7 +179,7 @@ def main() -> None:
         rows.append(
             [
                 date,
-                machine,
+                host,
                 "knowledge.wordnet_pyg_view",
                 view.num_edges,
                 "",

@@ -1,0 +1,40 @@
+"""The shared results file of the performance scripts: ``results.csv`` beside them."""
+
+from __future__ import annotations
+
+import csv
+import os
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).with_name("results.csv")
+HEADER = ["date", "machine", "benchmark", "n", "m", "kgzsl_s", "baseline_s", "ratio", "note"]
+
+
+def machine() -> str:
+    """What the figures were measured on, e.g. ``x86_64, 2 cpus`` (``+ GPU name`` with CUDA)."""
+    text = f"{platform.machine()}, {os.cpu_count()} cpus"
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            text += f", {torch.cuda.get_device_name(0)}"
+    except ImportError:
+        pass
+    return text
+
+
+def today() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
+def record(rows: list[list[Any]]) -> None:
+    """Append rows (``HEADER`` columns) to ``results.csv``, writing the header on first use."""
+    new = not RESULTS.exists()
+    with RESULTS.open("a", newline="") as f:
+        w = csv.writer(f)
+        if new:
+            w.writerow(HEADER)
+        w.writerows(rows)
