@@ -52,7 +52,7 @@ _COMPONENT_MODULES = {
         "kgzsl.data.folder",
     ],
     "knowledge": ["kgzsl.knowledge.sources"],
-    "semantics": ["kgzsl.semantics.attributes", "kgzsl.semantics.text"],
+    "semantics": ["kgzsl.semantics.attributes", "kgzsl.semantics.text", "kgzsl.semantics.kge"],
     "methods": ["kgzsl.methods.eszsl", "kgzsl.methods.cvae"],
     "classifiers": ["kgzsl.classifier"],
 }
