@@ -14,7 +14,8 @@ A config has the sections ``dataset``, ``knowledge``, ``semantics``, ``method``,
 
 Unknown sections or keys are errors naming the key path (``method.epochz``); ``--set
 a.b=value`` overrides a key from the command line (the value is read as YAML, so ``5`` is an
-int and ``[1, 2]`` a list). :func:`resolve` fills in every default, and the resolved config is
+int and ``[1, 2]`` a list). ``--set method.name=X`` swaps the component, dropping the old
+one's parameters from the file. :func:`resolve` fills in every default, and the resolved config is
 what a run saves.
 """
 
@@ -125,8 +126,18 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
 def apply_overrides(config: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
     """A copy of ``config`` with ``a.b=value`` overrides applied (validated later by :func:`resolve`)."""
     config = copy.deepcopy(config)
-    for item in overrides or []:
-        parts, value = _parse_override(item)
+    parsed = [(item, *_parse_override(item)) for item in overrides or []]
+    # `--set method.name=X` swaps the component: the old one's parameters from the file no
+    # longer apply, so the section starts afresh; name changes go first so that the new
+    # component's own `--set` parameters survive whatever their order on the command line
+    parsed.sort(key=lambda entry: not (len(entry[1]) == 2 and entry[1][1] == "name"))
+    for item, parts, value in parsed:
+        if len(parts) == 2 and parts[1] == "name" and parts[0] in REGISTRIES:
+            current = config.get(parts[0])
+            current_name = current.get("name") if isinstance(current, dict) else current
+            if current_name != value:
+                config[parts[0]] = {"name": value}
+                continue
         if parts[0] not in SECTIONS:
             hint = _suggest(parts[0], list(SECTIONS))
             raise ConfigError(f"--set {item!r}: unknown section {parts[0]!r}{hint}; valid: {', '.join(SECTIONS)}")

@@ -92,3 +92,12 @@ def test_default_config_resolves_and_round_trips(tmp_path: Path):
     path = tmp_path / "resolved.yaml"
     path.write_text(dump_config(cfg))
     assert resolve(load_config(path)) == cfg
+
+
+def test_swapping_a_component_drops_the_old_parameters():
+    config = {**MINIMAL, "method": {"name": "eszsl", "alpha": 2}}
+    cfg = apply_overrides(config, ["method.epochs=3", "method.name=cvae"])  # order does not matter
+    assert cfg["method"] == {"name": "cvae", "epochs": 3}
+    assert resolve(cfg)["method"]["epochs"] == 3
+    same = apply_overrides(config, ["method.name=eszsl"])
+    assert same["method"] == {"name": "eszsl", "alpha": 2}  # same component: parameters kept
