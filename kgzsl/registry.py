@@ -52,8 +52,15 @@ _COMPONENT_MODULES = {
         "kgzsl.data.folder",
     ],
     "knowledge": ["kgzsl.knowledge.sources"],
-    "semantics": ["kgzsl.semantics.attributes", "kgzsl.semantics.text", "kgzsl.semantics.kge"],
-    "methods": ["kgzsl.methods.eszsl", "kgzsl.methods.cvae"],
+    "semantics": [
+        "kgzsl.semantics.attributes",
+        "kgzsl.semantics.text",
+        "kgzsl.semantics.kge",
+        "kgzsl.semantics.ontozsl",
+        "kgzsl.semantics.gnn",
+        "kgzsl.semantics.rgcn",
+    ],
+    "methods": ["kgzsl.methods.eszsl", "kgzsl.methods.cvae", "kgzsl.methods.weights"],
     "classifiers": ["kgzsl.classifier"],
 }
 

@@ -85,3 +85,16 @@ def image_folder_params(shared_data: Path, tmp_path: Path) -> dict:
         "backbone": "open_clip:kgzsl-tiny-vit",
         "progress": False,
     }
+
+
+@pytest.fixture
+def precomputed_params(tmp_path: Path) -> dict:
+    """A tiny ``.npy`` of class embeddings over the toy classes (rows shuffled) and its ids file."""
+    import numpy as np
+
+    from kgzsl.testing import TOY_CLASSES
+
+    order = list(reversed(TOY_CLASSES))
+    np.save(tmp_path / "emb.npy", np.random.default_rng(0).random((len(order), 6)).astype(np.float32))
+    (tmp_path / "emb_ids.txt").write_text("\n".join(order) + "\n")
+    return {"path": str(tmp_path / "emb.npy"), "ids": str(tmp_path / "emb_ids.txt")}

@@ -115,6 +115,10 @@ def _fit_method(name, seed=0):
     method = METHODS.build(name)
     classifier = CLASSIFIERS.build("softmax") if method.uses_classifier else None
     task = toy_task()
+    if getattr(method, "semantics_are_weights", False):
+        # methods scoring with class weights need [C, D] semantics over the D-d features
+        weights = torch.randn(task.num_classes, task.features.shape[1], generator=torch.Generator().manual_seed(0))
+        task.semantics = weights
     method.fit(task, classifier=classifier)
     features = toy_dataset().features[toy_dataset().splits["test_unseen"]]
     return task, method.decision_function(torch.as_tensor(features))

@@ -36,7 +36,8 @@ def default_cache_dir() -> Path:
 
 def cache_key(encoder: SemanticEncoder, kg: KnowledgeGraph | None, dataset: ZSLDataset) -> str:
     """sha256 of the encoder's config (and the content of files it names), the KG's content,
-    the class ids and the dataset semantics."""
+    the class ids and the dataset semantics (and, for encoders whose ``reads_features`` is
+    true, the features, labels, seen classes and ``trainval`` split)."""
     h = hashlib.sha256()
     config = {"encoder": encoder.registry_name or type(encoder).__name__, "params": encoder.get_params()}
     h.update(json.dumps(config, sort_keys=True, default=str).encode())
@@ -48,6 +49,10 @@ def cache_key(encoder: SemanticEncoder, kg: KnowledgeGraph | None, dataset: ZSLD
                 h.update(f"\0file:{key}\0".encode() + sha256_file(os.path.expanduser(item)).encode())
     h.update(b"\0kg\0" + (kg.fingerprint().encode() if kg is not None else b"none"))
     h.update(b"\0classes\0" + "\n".join(dataset.class_ids).encode())
+    if getattr(encoder, "reads_features", False):
+        # encoders fitted to the images (GCNZ / DGP's target weights) depend on them too
+        for part in (dataset.features, dataset.labels, dataset.seen, dataset.splits["trainval"]):
+            h.update(b"\0data\0" + np.ascontiguousarray(part).tobytes())
     for name in sorted(dataset.semantics):
         h.update(f"\0sem:{name}\0".encode() + np.ascontiguousarray(dataset.semantics[name], dtype=np.float32).tobytes())
     return h.hexdigest()
