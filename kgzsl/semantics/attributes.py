@@ -134,14 +134,28 @@ class DatasetSemantics(SemanticEncoder):
     Args:
         key: name of the semantics in ``dataset.semantics``.
         normalize: ``l2``, ``zscore`` or ``none``.
+        binary: first turn values into presence (1 where above ``threshold``, else 0), as
+            the binary attributes of the K-ZSL benchmark.
+        threshold: the presence threshold of ``binary``.
     """
 
-    def __init__(self, key: str = "attributes", normalize: Literal["l2", "zscore", "none"] = "l2") -> None:
+    def __init__(
+        self,
+        key: str = "attributes",
+        normalize: Literal["l2", "zscore", "none"] = "l2",
+        binary: bool = False,
+        threshold: float = 0.0,
+    ) -> None:
         self.key = key
         self.normalize = normalize
+        self.binary = binary
+        self.threshold = threshold
 
     def encode(self, kg: KnowledgeGraph | None, dataset: ZSLDataset) -> ClassEmbeddings:
         if self.key not in dataset.semantics:
             valid = ", ".join(sorted(dataset.semantics)) or "(none)"
             raise ConfigError(f"semantics.key: dataset {dataset.name!r} has no semantics {self.key!r}; valid: {valid}")
-        return ClassEmbeddings(normalize_rows(dataset.semantics[self.key], self.normalize), list(dataset.class_ids))
+        values = np.asarray(dataset.semantics[self.key], dtype=np.float32)
+        if self.binary:
+            values = (values > self.threshold).astype(np.float32)
+        return ClassEmbeddings(normalize_rows(values, self.normalize), list(dataset.class_ids))

@@ -61,3 +61,14 @@ def test_dataset_semantics():
     np.testing.assert_array_equal(emb.matrix, ds.semantics["attributes"])
     with pytest.raises(ConfigError, match="has no semantics 'w2v'; valid: attributes"):
         DatasetSemantics(key="w2v").encode(None, ds)
+
+
+def test_dataset_semantics_raw_binary_and_l2():
+    ds = toy_dataset()
+    ds.semantics["continuous"] = np.linspace(-1, 1, ds.num_classes * 3).reshape(ds.num_classes, 3).astype(np.float32)
+    raw = DatasetSemantics(key="continuous", normalize="none").encode(None, ds).matrix
+    binary = DatasetSemantics(key="continuous", normalize="none", binary=True).encode(None, ds).matrix
+    np.testing.assert_array_equal(binary, (raw > 0).astype(np.float32))
+    l2 = DatasetSemantics(key="continuous", binary=True).encode(None, ds).matrix
+    nonzero = np.linalg.norm(l2, axis=1) > 0
+    np.testing.assert_allclose(np.linalg.norm(l2[nonzero], axis=1), 1.0, rtol=1e-6)
