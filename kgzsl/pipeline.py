@@ -150,6 +150,7 @@ def run_experiment(
         labels = torch.as_tensor(dataset.labels, device=device)
         semantics = torch.as_tensor(embeddings.matrix, device=device)
         as_t = lambda a: torch.as_tensor(np.asarray(a), device=device)  # noqa: E731
+        class_ids = list(dataset.class_ids)
         metrics: dict[str, float] = dict(semantic_metrics)
         gamma = None
 
@@ -160,7 +161,9 @@ def run_experiment(
                 dataset.labels, dataset.splits["train"], cfg["eval"]["val_seen_fraction"], seed
             )
             train_classes, val_classes = dataset.train_classes, dataset.val_classes
-            task = ZSLTask(features[fit_idx], labels[fit_idx], semantics, as_t(train_classes), as_t(val_classes))
+            task = ZSLTask(
+                features[fit_idx], labels[fit_idx], semantics, as_t(train_classes), as_t(val_classes), kg, class_ids
+            )
             method = _fit(cfg, task, seed)
             val_eval = Evaluator(dataset.num_classes, train_classes, val_classes)
             v_seen, v_unseen = val_seen_idx, dataset.splits["val"]
@@ -175,7 +178,7 @@ def run_experiment(
         stage(f"fit {cfg['method']['name']} on trainval")
         t = time.perf_counter()
         tv = dataset.splits["trainval"]
-        task = ZSLTask(features[tv], labels[tv], semantics, as_t(dataset.seen), as_t(dataset.unseen))
+        task = ZSLTask(features[tv], labels[tv], semantics, as_t(dataset.seen), as_t(dataset.unseen), kg, class_ids)
         method = _fit(cfg, task, seed)
         timings["time/train_s"] = time.perf_counter() - t
         bar.update()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from kgzsl.registry import Component
 
 if TYPE_CHECKING:
     import torch
+
+    from kgzsl.knowledge.store import KnowledgeGraph
 
 __all__ = ["ZSLTask", "ZSLMethod"]
 
@@ -32,6 +34,10 @@ class ZSLTask:
     semantics: torch.Tensor
     seen: torch.Tensor
     unseen: torch.Tensor
+    #: the run's knowledge graph and the dataset's class ids, for methods that learn over the
+    #: graph end to end (``None`` / empty when the run has no knowledge source)
+    knowledge: KnowledgeGraph | None = None
+    class_ids: list[str] = field(default_factory=list)
 
     @property
     def num_classes(self) -> int:
