@@ -27,7 +27,7 @@ with any number of negatives, and the training loop.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from kgzsl.errors import ConfigError, DataError
 from kgzsl.knowledge.alignment import align_classes
@@ -53,6 +53,7 @@ __all__ = [
     "rank_metrics",
     "link_prediction",
     "split_triples",
+    "class_triples",
     "fit_kge",
 ]
 
@@ -504,6 +505,44 @@ def fit_kge(
     return KGEFit(kge, metrics, history)
 
 
+def class_triples(
+    kg: KnowledgeGraph,
+    class_ids: list[str],
+    relations: list[str] | None = None,
+    namespace: str | None = None,
+) -> tuple[Any, Any, Any, list[str]]:
+    """The KG's non-literal triples as ``[T, 3]`` (head, relation, tail) indices, with the rows
+    of the dataset's classes among the nodes.
+
+    Shared by the encoders that train over the KG's structure (TransE & co., R-GCN, OntoZSL).
+    A class that no triple touches would keep its random initial vector, which is no class
+    semantics: that is an error, not a silent random embedding.
+
+    Returns:
+        ``(view, class_rows [C], triples [T, 3], class IRIs)`` where ``view`` is the
+        :class:`~kgzsl.knowledge.views.GraphView` the indices refer to.
+    """
+    import torch
+
+    from kgzsl.knowledge.views import to_pyg
+
+    iris = align_classes(kg, class_ids, namespace=namespace)
+    view = to_pyg(kg, relations=relations)
+    missing = [iri for iri in iris if iri not in view.node_index]
+    if missing:
+        raise DataError(f"classes without a node in the knowledge graph: {', '.join(missing[:5])}")
+    rows = torch.tensor([view.node_index[iri] for iri in iris], dtype=torch.long)
+    triples = torch.stack([view.edge_index[0], view.edge_type, view.edge_index[1]], dim=1)
+    degree = torch.bincount(view.edge_index.reshape(-1), minlength=view.num_nodes)
+    untrained = [iri for iri, d in zip(iris, degree[rows].tolist()) if d == 0]
+    if untrained:
+        raise DataError(
+            f"{len(untrained)} class(es) have no triple to train on"
+            f"{' with relations ' + ', '.join(relations) if relations else ''}: {', '.join(untrained[:5])}"
+        )
+    return view, rows, triples, iris
+
+
 @SEMANTICS.register("kge")
 class KGEmbedding(SemanticEncoder):
     """Class embeddings from a KG embedding (TransE, DistMult, ComplEx or RotatE) trained on the KG.
@@ -586,29 +625,11 @@ class KGEmbedding(SemanticEncoder):
         self.normalize = normalize
 
     def encode(self, kg: KnowledgeGraph | None, dataset: ZSLDataset, progress: bool = True) -> ClassEmbeddings:
-        import torch
-
-        from kgzsl.knowledge.views import to_pyg
 
         if kg is None:
             raise ConfigError("semantics 'kge' needs a knowledge source (config section 'knowledge')")
         self.metrics_ = {}
-        iris = align_classes(kg, dataset.class_ids, namespace=self.namespace)
-        view = to_pyg(kg, relations=self.relations)
-        missing = [iri for iri in iris if iri not in view.node_index]
-        if missing:
-            raise DataError(f"classes without a node in the knowledge graph: {', '.join(missing[:5])}")
-        rows = torch.tensor([view.node_index[iri] for iri in iris], dtype=torch.long)
-        triples = torch.stack([view.edge_index[0], view.edge_type, view.edge_index[1]], dim=1)
-        degree = torch.bincount(view.edge_index.reshape(-1), minlength=view.num_nodes)
-        untrained = [iri for iri, d in zip(iris, degree[rows].tolist()) if d == 0]
-        if untrained:
-            # an entity without triples keeps its random initial vector: not a class semantics
-            raise DataError(
-                f"{len(untrained)} class(es) have no triple to train on"
-                f"{' with relations ' + ', '.join(self.relations) if self.relations else ''}:"
-                f" {', '.join(untrained[:5])}"
-            )
+        view, rows, triples, iris = class_triples(kg, dataset.class_ids, self.relations, self.namespace)
         fit = fit_kge(
             triples,
             view.num_nodes,

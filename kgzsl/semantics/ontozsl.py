@@ -37,11 +37,11 @@ from urllib.parse import unquote
 import numpy as np
 
 from kgzsl.errors import ConfigError, DataError
-from kgzsl.knowledge.alignment import align_classes, normalize_label
+from kgzsl.knowledge.alignment import normalize_label
 from kgzsl.knowledge.store import local_name
 from kgzsl.registry import SEMANTICS
 from kgzsl.semantics.base import ClassEmbeddings, SemanticEncoder, normalize_rows
-from kgzsl.semantics.kge import fit_kge
+from kgzsl.semantics.kge import class_triples, fit_kge
 from kgzsl.semantics.text import read_word_vectors, readable_name, tokenize_words
 
 if TYPE_CHECKING:
@@ -258,7 +258,6 @@ class OntoZSL(SemanticEncoder):
         import torch
         import torch.nn.functional as F
 
-        from kgzsl.knowledge.views import to_pyg
         from kgzsl.utils import resolve_device
 
         if kg is None:
@@ -269,17 +268,7 @@ class OntoZSL(SemanticEncoder):
         if self.epochs < 0 or not 0 <= self.holdout_fraction < 1:
             raise ConfigError("ontozsl: epochs must be ≥ 0 and holdout_fraction in [0, 1)")
         self.metrics_ = {}
-        iris = align_classes(kg, dataset.class_ids, namespace=self.namespace)
-        view = to_pyg(kg, relations=self.relations)
-        missing = [iri for iri in iris if iri not in view.node_index]
-        if missing:
-            raise DataError(f"classes without a node in the knowledge graph: {', '.join(missing[:5])}")
-        class_rows = torch.tensor([view.node_index[iri] for iri in iris], dtype=torch.long)
-        triples = torch.stack([view.edge_index[0], view.edge_type, view.edge_index[1]], dim=1)
-        degree = torch.bincount(view.edge_index.reshape(-1), minlength=view.num_nodes)
-        untrained = [iri for iri, d in zip(iris, degree[class_rows].tolist()) if d == 0]
-        if untrained:
-            raise DataError(f"{len(untrained)} class(es) have no triple to train on: {', '.join(untrained[:5])}")
+        view, class_rows, triples, iris = class_triples(kg, dataset.class_ids, self.relations, self.namespace)
 
         # 1. structure: TransE, then frozen
         n_rel = max(view.num_relations, 1)

@@ -26,10 +26,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from kgzsl.errors import ConfigError, DataError
-from kgzsl.knowledge.alignment import align_classes
 from kgzsl.registry import SEMANTICS
 from kgzsl.semantics.base import ClassEmbeddings, SemanticEncoder, normalize_rows
-from kgzsl.semantics.kge import KnownTriples, build_kge_model, link_prediction, split_triples
+from kgzsl.semantics.kge import KnownTriples, build_kge_model, class_triples, link_prediction, split_triples
 from kgzsl.utils import resolve_device
 
 if TYPE_CHECKING:
@@ -438,31 +437,13 @@ class RGCNEncoder(SemanticEncoder):
         self.normalize = normalize
 
     def encode(self, kg: KnowledgeGraph | None, dataset: ZSLDataset, progress: bool = True) -> ClassEmbeddings:
-        import torch
-
-        from kgzsl.knowledge.views import to_pyg
 
         if kg is None:
             raise ConfigError("semantics 'rgcn' needs a knowledge source (config section 'knowledge')")
         self.metrics_ = {}
-        iris = align_classes(kg, dataset.class_ids, namespace=self.namespace)
-        # the triples without inverses: the split is over triples, and message_graph adds
-        # the inverse edges of the training triples only
-        view = to_pyg(kg, relations=self.relations)
-        missing = [iri for iri in iris if iri not in view.node_index]
-        if missing:
-            raise DataError(f"classes without a node in the knowledge graph: {', '.join(missing[:5])}")
-        rows = torch.tensor([view.node_index[iri] for iri in iris], dtype=torch.long)
-        triples = torch.stack([view.edge_index[0], view.edge_type, view.edge_index[1]], dim=1)
-        degree = torch.bincount(view.edge_index.reshape(-1), minlength=view.num_nodes)
-        isolated = [iri for iri, d in zip(iris, degree[rows].tolist()) if d == 0]
-        if isolated:
-            # no message reaches a node without edges: its output is a transform of its random input
-            raise DataError(
-                f"{len(isolated)} class(es) have no triple to propagate over"
-                f"{' with relations ' + ', '.join(self.relations) if self.relations else ''}:"
-                f" {', '.join(isolated[:5])}"
-            )
+        # triples without inverses: the split is over triples, and message_graph adds the
+        # inverse edges of the training triples only
+        view, rows, triples, iris = class_triples(kg, dataset.class_ids, self.relations, self.namespace)
         fit = fit_rgcn(
             triples,
             view.num_nodes,

@@ -112,7 +112,7 @@ def test_early_stopping_and_errors(tmp_path: Path, toy_kg):
     path = tmp_path / "okapi.ttl"
     path.write_text(TOY_TTL + 't:okapi a owl:Class ; rdfs:label "okapi" .\n', encoding="utf-8")
     kg = KnowledgeGraph.from_files(path)
-    with pytest.raises(DataError, match="no triple to propagate over with relations has: .*okapi"):
+    with pytest.raises(DataError, match="no triple to train on with relations has: .*okapi"):
         RGCNEncoder(relations=["has"], **FAST).encode(kg, _dataset(["cat", "okapi"]), progress=False)
 
 
