@@ -60,7 +60,7 @@ _COMPONENT_MODULES = {
         "kgzsl.semantics.gnn",
         "kgzsl.semantics.rgcn",
     ],
-    "methods": ["kgzsl.methods.eszsl", "kgzsl.methods.cvae", "kgzsl.methods.weights"],
+    "methods": ["kgzsl.methods.eszsl", "kgzsl.methods.cvae", "kgzsl.methods.weights", "kgzsl.methods.kg_gnn"],
     "classifiers": ["kgzsl.classifier"],
 }
 
