@@ -8,6 +8,7 @@ and evaluated once on the test splits.
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import os
@@ -133,15 +134,20 @@ def run_experiment(
         t = time.perf_counter()
         s = dict(cfg["semantics"])
         encoder = SEMANTICS.build(s.pop("name"), where="semantics", **s)
-        if cfg["train"]["cache"]:
-            embeddings, hit = encode_cached(encoder, kg, dataset, cfg["train"]["cache_dir"])
-            cache_state = "hit" if hit else "miss"
-        else:
-            embeddings, cache_state = encoder.encode(kg, dataset), "off"
-        if list(embeddings.ids) != list(dataset.class_ids):
-            raise DataError("class embeddings are not aligned with the dataset's classes")
-        if not np.isfinite(embeddings.matrix).all():
-            raise DataError("class embeddings contain NaN or infinite values")
+
+        def encode(view: Any) -> tuple[Any, str]:
+            if cfg["train"]["cache"]:
+                result, hit = encode_cached(encoder, kg, view, cfg["train"]["cache_dir"])
+                state = "hit" if hit else "miss"
+            else:
+                result, state = encoder.encode(kg, view), "off"
+            if list(result.ids) != list(dataset.class_ids):
+                raise DataError("class embeddings are not aligned with the dataset's classes")
+            if not np.isfinite(result.matrix).all():
+                raise DataError("class embeddings contain NaN or infinite values")
+            return result, state
+
+        embeddings, cache_state = encode(dataset)
         timings["time/semantics_s"] = time.perf_counter() - t
         semantic_metrics = {f"semantics/{k}": v for k, v in getattr(encoder, "metrics_", {}).items()}
         bar.update()
@@ -161,8 +167,15 @@ def run_experiment(
                 dataset.labels, dataset.splits["train"], cfg["eval"]["val_seen_fraction"], seed
             )
             train_classes, val_classes = dataset.train_classes, dataset.val_classes
+            val_semantics = semantics
+            if getattr(encoder, "reads_features", False):
+                # encoders fitted to images (GCNZ / DGP targets) are refitted on what the
+                # validation stage may see: the train classes' fit images, not the val classes'
+                view = copy.copy(dataset)
+                view.seen, view.splits = train_classes, {**dataset.splits, "trainval": fit_idx}
+                val_semantics = torch.as_tensor(encode(view)[0].matrix, device=device)
             task = ZSLTask(
-                features[fit_idx], labels[fit_idx], semantics, as_t(train_classes), as_t(val_classes), kg, class_ids
+                features[fit_idx], labels[fit_idx], val_semantics, as_t(train_classes), as_t(val_classes), kg, class_ids
             )
             method = _fit(cfg, task, seed)
             val_eval = Evaluator(dataset.num_classes, train_classes, val_classes)

@@ -111,3 +111,25 @@ def test_second_run_loads_class_embeddings_from_the_cache(tmp_path: Path):
     run_experiment(cfg, stem="c2", out=tmp_path, progress=False)
     metas = [json.loads((tmp_path / s / "seed-0" / "meta.json").read_text()) for s in ("c1", "c2")]
     assert [m["semantics_cache"] for m in metas] == ["miss", "hit"]
+
+
+def test_encoders_fitted_to_images_are_refitted_for_validation(tmp_path: Path, monkeypatch):
+    from kgzsl.semantics.gnn import GCNZ
+
+    seen_sets = []
+    original = GCNZ.encode
+
+    def spy(self, kg, dataset, *args, **kwargs):
+        seen_sets.append((len(dataset.seen), len(dataset.splits["trainval"])))
+        return original(self, kg, dataset, *args, **kwargs)
+
+    monkeypatch.setattr(GCNZ, "encode", spy)
+    cfg = {
+        **SMALL,
+        "semantics": {"name": "gcnz", "epochs": 5, "hidden": [16], "target_epochs": 3},
+        "method": {"name": "classifier_weights"},
+        "train": {"device": "cpu", "cache": False},
+    }
+    run_experiment(cfg, stem="g", out=tmp_path, progress=False)
+    (full_seen, full_n), (val_seen, val_n) = seen_sets
+    assert full_seen == 36 and val_seen < full_seen and val_n < full_n  # val classes left out

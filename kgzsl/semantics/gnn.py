@@ -20,9 +20,9 @@ dataset's classes first, then every other node with an edge. The node inputs: th
 embedding (packaged all-MiniLM-L6-v2) or averaged word vectors of each node's
 ``rdfs:label`` names (its readable IRI name when it has none).
 
-Note on model selection: the pipeline encodes once, with the ``trainval`` targets, so in
-its validation stage (``train`` classes seen, ``val`` classes unseen) the ``val`` classes'
-outputs were trained towards their real weights: validation figures are optimistic.
+Model selection: these encoders read the images (``reads_features``), so the pipeline fits
+them twice: on the ``train`` classes' fit images for its validation stage (the ``val``
+classes are then truly unseen), and on ``trainval`` for the final model.
 """
 
 from __future__ import annotations
