@@ -111,7 +111,10 @@ class KZSLImageNet(Component):
     class file at a time, so the peak memory is the features plus one class.
 
     Args:
-        name: ``ImNet_A`` or ``ImNet_O``; picks the default seen / unseen lists.
+        name: ``ImNet_A`` or ``ImNet_O`` (picks the default seen / unseen lists), or
+            ``ImageNet21K``: the GCNZ / DGP protocol, the 1,000 ILSVRC 2012 classes seen and
+            ``test_set`` unseen, taken from ``split.mat`` (lists are then ignored). Its test sets
+            hold millions of images: cap them with ``max_test_images_per_class``.
         root: folder holding ``ILSVRC2012_train/``, ``ILSVRC2012_val/`` and ``ILSVRC2011/``;
             default ``$KGZSL_SHARED_DATA/imagenet/Res101_Features``.
         split_file: ``split.mat``; default ``$KGZSL_SHARED_DATA/imagenet/split.mat``.
@@ -122,6 +125,8 @@ class KZSLImageNet(Component):
             ``--Unseen_NSample``); all by default, as the K-ZSL sizes count.
         val_class_fraction: share of the seen classes held out as ``val``.
         val_seed: seed of that draw.
+        test_set: for ``ImageNet21K``: ``2-hops`` (split.mat's ``hops2``), ``3-hops``
+            (``hops2`` + ``hops3``) or ``all`` (+ ``rest``).
     """
 
     needs_shared_data = True  # the default split and class lists are under $KGZSL_SHARED_DATA
@@ -131,7 +136,7 @@ class KZSLImageNet(Component):
 
     def __init__(
         self,
-        name: Literal["ImNet_A", "ImNet_O"] = "ImNet_A",
+        name: Literal["ImNet_A", "ImNet_O", "ImageNet21K"] = "ImNet_A",
         root: str | None = None,
         split_file: str | None = None,
         seen_file: str | None = None,
@@ -140,7 +145,9 @@ class KZSLImageNet(Component):
         max_test_images_per_class: int | None = None,
         val_class_fraction: float = 0.2,
         val_seed: int = 0,
+        test_set: Literal["2-hops", "3-hops", "all"] = "2-hops",
     ) -> None:
+        self.test_set = test_set
         self.name = name
         self.root = root
         self.split_file = split_file
@@ -165,10 +172,18 @@ class KZSLImageNet(Component):
         unseen_path = self._path(self.unseen_file, "kzsl", "splits", self.name, "unseen.txt")
         split = read_imagenet_split(split_path)
         where = f"{split_path} field 'allwnids'"
-        seen_ids = read_id_list(seen_path, "wnid")
-        unseen_ids = read_id_list(unseen_path, "wnid")
-        check_known_ids(seen_ids, split.wnids, seen_path, where)
-        check_known_ids(unseen_ids, split.wnids, unseen_path, where)
+        if self.name == "ImageNet21K":
+            # GCNZ / DGP's protocol: the 1K ILSVRC 2012 classes are seen; the test sets grow
+            # outwards in the hierarchy (2-hops ⊂ 3-hops ⊂ all), as split.mat's class sets
+            sets = {"2-hops": ["hops2"], "3-hops": ["hops2", "hops3"], "all": ["hops2", "hops3", "rest"]}
+            seen_ids = [split.wnids[i] for i in split.seen]
+            unseen_ids = [split.wnids[i] for key in sets[self.test_set] for i in getattr(split, key)]
+            seen_path = unseen_path = split_path
+        else:
+            seen_ids = read_id_list(seen_path, "wnid")
+            unseen_ids = read_id_list(unseen_path, "wnid")
+            check_known_ids(seen_ids, split.wnids, seen_path, where)
+            check_known_ids(unseen_ids, split.wnids, unseen_path, where)
         both = sorted(set(seen_ids) & set(unseen_ids))
         if both:
             raise DataError(f"{unseen_path}: {both[0]!r} is also in {seen_path}")
@@ -227,7 +242,7 @@ class KZSLImageNet(Component):
             labels, out["trainval"], seen, self.val_class_fraction, self.val_seed
         )
         return ZSLDataset(
-            name=f"kzsl_imagenet:{self.name}",
+            name=f"kzsl_imagenet:{self.name}" + (f":{self.test_set}" if self.name == "ImageNet21K" else ""),
             features=features,
             labels=labels,
             class_ids=class_ids,

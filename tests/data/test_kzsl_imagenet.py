@@ -212,3 +212,27 @@ def test_bad_split_mat(tiny):
             load(tiny)
     write_mat(tiny / "split.mat", base, version="5")
     assert load(tiny).num_classes == 4
+
+
+def test_imagenet21k_protocol_on_files_of_the_real_schema(shared_data: Path, tmp_path: Path):
+    """1K seen classes and split.mat's 2-hops set, one small feature file per class."""
+    import scipy.io
+
+    split = read_imagenet_split(shared_data / "imagenet" / "split.mat")
+    rng = np.random.default_rng(0)
+    for folder, classes in (
+        ("ILSVRC2012_train", split.seen),
+        ("ILSVRC2012_val", split.seen),
+        ("ILSVRC2011", split.hops2),
+    ):
+        (tmp_path / folder).mkdir()
+        for i in classes:
+            scipy.io.savemat(str(tmp_path / folder / f"{i + 1}.mat"), {"features": rng.random((2, 3))})
+    ds = KZSLImageNet(name="ImageNet21K", test_set="2-hops", root=str(tmp_path)).load()
+    assert len(ds.seen) == 1000 and len(ds.unseen) == len(split.hops2) == 1509
+    assert len(ds.splits["trainval"]) == 2000 and len(ds.splits["test_unseen"]) == 2 * 1509
+    assert ds.name == "kzsl_imagenet:ImageNet21K:2-hops"
+    assert ds.class_ids[:3] == [split.wnids[i] for i in split.seen[:3]]
+    # the bigger test sets need files for their classes: a clear error names the first missing one
+    with pytest.raises(DataError, match=r"no such file \(features of class"):
+        KZSLImageNet(name="ImageNet21K", test_set="3-hops", root=str(tmp_path)).load()
