@@ -33,10 +33,11 @@ def class_attribute_matrix(
 ) -> tuple[np.ndarray, list[str]]:
     """Binary class × attribute matrix from class–attribute triples.
 
-    An attribute is the IRI object of a triple whose subject is one of the classes, whose
-    object is not itself a class, and whose predicate is not a schema relation
-    (``rdf:type``, ``rdfs:subClassOf``, ``owl:sameAs``, ``owl:disjointWith``,
-    ``owl:equivalentClass``). ``relations`` (full IRIs or local names) restricts the predicates.
+    An attribute is the IRI object of a triple whose subject is one of the classes and whose
+    predicate is not a schema relation (``rdf:type``, ``rdfs:subClassOf``, ``owl:sameAs``,
+    ``owl:disjointWith``, ``owl:equivalentClass``). Attributes may themselves be classes of
+    an attribute hierarchy (K-ZSL's ``AwA:a084 rdfs:subClassOf AwA:a095``). ``relations``
+    (full IRIs or local names) restricts the predicates.
 
     Returns:
         ``([C, A] float32 matrix, A attribute IRIs)``, columns sorted by IRI.
@@ -44,8 +45,7 @@ def class_attribute_matrix(
     excluded = ", ".join(f"<{p}>" for p in _NOT_ATTRIBUTE)
     rows = kg.query(
         f"SELECT ?c ?p ?a WHERE {{ VALUES ?c {{ {_values(class_iris)} }} ?c ?p ?a . FILTER(isIRI(?a))"
-        f" FILTER(?p NOT IN ({excluded}))"
-        f" FILTER NOT EXISTS {{ ?a <{SUBCLASS}> ?any }} FILTER NOT EXISTS {{ ?a a <{OWL}Class> }} }}"
+        f" FILTER(?p NOT IN ({excluded})) }}"
     )
     if relations is not None:
         wanted = set(relations)
