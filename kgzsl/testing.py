@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from kgzsl.data.dataset import ZSLDataset
-from kgzsl.data.synthetic import make_splits, synthesize_features
+from kgzsl.data.dataset import ZSLDataset, standard_splits
+from kgzsl.data.synthetic import synthesize_features
 
 __all__ = [
     "TOY_TTL",
@@ -77,7 +77,7 @@ def toy_dataset(seed: int = 0, n_features: int = 16, images_per_class: tuple[int
         class_ids=list(TOY_CLASSES),
         seen=seen,
         unseen=np.arange(8, n_classes),
-        splits=make_splits(labels, seen, seed=seed + 2),
+        splits=standard_splits(labels, seen, seed=seed + 2),
         semantics={"attributes": semantics},
         synthetic=True,
     )

@@ -28,11 +28,12 @@ from kgzsl.data.dataset import (
     class_disjoint_split,
     has_repeats,
     read_id_list,
+    standard_splits,
 )
 from kgzsl.errors import DataError
 from kgzsl.registry import DATASETS, Component
 
-__all__ = ["ArrayDataset", "load_array", "seeded_splits"]
+__all__ = ["ArrayDataset", "load_array"]
 
 _ARRAY_SUFFIXES = (".npy", ".npz", ".pt", ".pth")
 
@@ -97,36 +98,6 @@ def load_array(path: str | Path, key: str | None = None, mmap: bool = False) -> 
     raise DataError(f"{path}: unsupported suffix {suffix!r}; use one of {', '.join(_ARRAY_SUFFIXES)}")
 
 
-def seeded_splits(
-    labels: np.ndarray,
-    seen: np.ndarray,
-    unseen: np.ndarray,
-    test_fraction: float = 0.2,
-    val_class_fraction: float = 0.2,
-    seed: int = 0,
-) -> dict[str, np.ndarray]:
-    """The standard splits, seeded: ``test_fraction`` of every seen class's images are ``test_seen``
-    (at least one, leaving at least one), the rest ``trainval``; every unseen-class image is
-    ``test_unseen``; ``train`` / ``val`` split ``trainval`` by class (:func:`class_disjoint_split`).
-    Images of classes in neither list are in no split."""
-    if not 0.0 < test_fraction < 1.0:
-        raise DataError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    rng = np.random.default_rng(seed)
-    trainval, test_seen = [], []
-    for c in np.sort(seen):
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        n_test = min(len(idx) - 1, max(1, int(round(test_fraction * len(idx)))))
-        test_seen.append(idx[:n_test])
-        trainval.append(idx[n_test:])
-    out = {
-        "trainval": np.sort(np.concatenate(trainval)),
-        "test_seen": np.sort(np.concatenate(test_seen)),
-        "test_unseen": np.flatnonzero(np.isin(labels, unseen)),
-    }
-    out["train"], out["val"] = class_disjoint_split(labels, out["trainval"], seen, val_class_fraction, seed + 1)
-    return out
-
-
 def _read_splits(path: Path, n: int) -> dict[str, np.ndarray]:
     if path.suffix.lower() == ".json":
         try:
@@ -188,7 +159,7 @@ class ArrayDataset(Component):
         features_key: field of an ``.npz`` / ``.pt`` features file.
         labels_key: field of an ``.npz`` / ``.pt`` labels (or features) file.
         splits: ``.npz`` or ``.json`` with 0-based image indices ``trainval``, ``test_seen``,
-            ``test_unseen`` and optionally ``train`` / ``val``; default: :func:`seeded_splits`.
+            ``test_unseen`` and optionally ``train`` / ``val``; default: :func:`~kgzsl.data.dataset.standard_splits`.
         semantics: class semantics, name → ``PATH`` or ``PATH#FIELD`` of a ``[C, d]`` array in
             the order of ``classes``.
         mmap: map ``.npy`` / ``.pt`` features instead of reading them (see the module docs for
@@ -273,7 +244,7 @@ class ArrayDataset(Component):
                     labels, splits["trainval"], seen, self.val_class_fraction, self.seed
                 )
         else:
-            splits = seeded_splits(labels, seen, unseen, self.test_fraction, self.val_class_fraction, self.seed)
+            splits = standard_splits(labels, seen, unseen, self.test_fraction, self.val_class_fraction, self.seed)
         semantics, semantic_paths = self._semantics(len(class_ids))
         sources = [feat_path, *([Path(self.labels)] if self.labels else []), classes_path, seen_path, unseen_path]
         sources += ([split_path] if split_path else []) + semantic_paths

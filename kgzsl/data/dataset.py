@@ -31,6 +31,7 @@ __all__ = [
     "check_finite",
     "has_repeats",
     "class_disjoint_split",
+    "standard_splits",
 ]
 
 #: image index sets every dataset has (``train`` / ``val`` are class-disjoint parts of ``trainval``)
@@ -230,6 +231,39 @@ def class_disjoint_split(
         val_classes = np.random.default_rng(seed).choice(seen, size=n_val, replace=False)
     in_val = np.isin(np.asarray(labels)[trainval], val_classes)
     return trainval[~in_val], trainval[in_val]
+
+
+def standard_splits(
+    labels: np.ndarray,
+    seen: np.ndarray,
+    unseen: np.ndarray | None = None,
+    test_fraction: float = 0.2,
+    val_class_fraction: float = 0.2,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """The standard ZSL splits, seeded: ``test_fraction`` of every seen class's images are
+    ``test_seen`` (at least one, leaving at least one), the rest ``trainval``; the images of
+    ``unseen`` (default: every class not in ``seen``) are ``test_unseen``; ``train`` / ``val``
+    split ``trainval`` by class (:func:`class_disjoint_split`)."""
+    if not 0.0 < test_fraction < 1.0:
+        raise DataError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    labels = np.asarray(labels)
+    seen = np.asarray(seen)
+    rng = np.random.default_rng(seed)
+    trainval, test_seen = [], []
+    for c in np.sort(seen):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        n_test = min(len(idx) - 1, max(1, int(round(test_fraction * len(idx)))))
+        test_seen.append(idx[:n_test])
+        trainval.append(idx[n_test:])
+    in_unseen = ~np.isin(labels, seen) if unseen is None else np.isin(labels, unseen)
+    out = {
+        "trainval": np.sort(np.concatenate(trainval)),
+        "test_seen": np.sort(np.concatenate(test_seen)),
+        "test_unseen": np.flatnonzero(in_unseen),
+    }
+    out["train"], out["val"] = class_disjoint_split(labels, out["trainval"], seen, val_class_fraction, seed + 1)
+    return out
 
 
 # --------------------------------------------------------------------------- small files

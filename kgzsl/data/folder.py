@@ -23,9 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kgzsl.data.dataset import ZSLDataset
+from kgzsl.data.dataset import ZSLDataset, standard_splits
 from kgzsl.data.features import backbone_slug, extract_features, list_images, load_extracted
-from kgzsl.data.synthetic import make_splits
 from kgzsl.errors import DataError
 from kgzsl.registry import DATASETS, Component
 
@@ -191,7 +190,9 @@ class ImageFolder(Component):
         y = np.array([index[label] for label, k in zip(labels, keep) if k], dtype=np.int64)
         seen = np.arange(len(seen_names))
         unseen = np.arange(len(seen_names), len(class_ids))
-        splits = make_splits(y, seen, self.test_fraction, self.val_class_fraction, seed=self.seed)
+        splits = standard_splits(
+            y, seen, test_fraction=self.test_fraction, val_class_fraction=self.val_class_fraction, seed=self.seed
+        )
         random_init = bool(manifest["weights"].get("random_init"))
         name = f"image_folder:{root.name}" + (" (RANDOM-INIT backbone)" if random_init else "")
         return ZSLDataset(

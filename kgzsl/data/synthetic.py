@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from kgzsl.data.dataset import ZSLDataset
+from kgzsl.data.dataset import ZSLDataset, standard_splits
 from kgzsl.errors import DataError
 from kgzsl.registry import DATASETS, Component
 from kgzsl.resources import resolve_path, shared_data_dir
@@ -23,7 +23,6 @@ from kgzsl.resources import resolve_path, shared_data_dir
 __all__ = [
     "synthesize_features",
     "synthesize_features_chunked",
-    "make_splits",
     "SyntheticKG",
     "SyntheticBenchmark",
     "BENCHMARK_CLASSES",
@@ -70,37 +69,6 @@ def synthesize_features(
     noise = rng.standard_normal((len(labels), n_features))
     features = np.maximum(means[labels] + class_spread[labels, None] * noise, 0.0)
     return features.astype(np.float32), labels.astype(np.int64)
-
-
-def make_splits(
-    labels: np.ndarray,
-    seen: np.ndarray,
-    test_fraction: float = 0.2,
-    val_class_fraction: float = 0.2,
-    seed: int = 0,
-) -> dict[str, np.ndarray]:
-    """Standard ZSL splits: a seeded ``test_fraction`` of each seen class's images is
-    ``test_seen``, the rest ``trainval``; all unseen-class images are ``test_unseen``;
-    ``train`` / ``val`` split ``trainval`` by class (``val_class_fraction`` of the seen classes)."""
-    rng = np.random.default_rng(seed)
-    seen = np.asarray(seen)
-    trainval, test_seen = [], []
-    for c in seen:
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        n_test = max(1, int(round(test_fraction * len(idx))))
-        test_seen.append(idx[:n_test])
-        trainval.append(idx[n_test:])
-    trainval_idx = np.sort(np.concatenate(trainval))
-    n_val = max(1, int(round(val_class_fraction * len(seen))))
-    val_classes = rng.choice(seen, size=n_val, replace=False)
-    in_val = np.isin(labels[trainval_idx], val_classes)
-    return {
-        "trainval": trainval_idx,
-        "test_seen": np.sort(np.concatenate(test_seen)),
-        "test_unseen": np.flatnonzero(~np.isin(labels, seen)),
-        "train": trainval_idx[~in_val],
-        "val": trainval_idx[in_val],
-    }
 
 
 def _read_split(path: Path) -> tuple[list[str], list[str]]:
@@ -183,7 +151,7 @@ class SyntheticKG(Component):
         )
         seen = np.arange(len(seen_names))
         unseen = np.arange(len(seen_names), len(class_ids))
-        splits = make_splits(labels, seen, self.test_fraction, self.val_class_fraction, seed=self.seed + 2)
+        splits = standard_splits(labels, seen, None, self.test_fraction, self.val_class_fraction, seed=self.seed + 2)
         return ZSLDataset(
             name=f"synthetic_kg:{onto_path.stem}",
             features=features,

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from kgzsl.data.arrays import ArrayDataset, load_array, seeded_splits
+from kgzsl.data.arrays import ArrayDataset, load_array
+from kgzsl.data.dataset import standard_splits
 from kgzsl.errors import DataError
 from kgzsl.registry import DATASETS
 
@@ -230,5 +231,5 @@ def test_unreadable_inputs(files, tmp_path):
 
 def test_seeded_splits_keep_one_training_image():
     labels = np.array([0, 1, 1, 2])
-    s = seeded_splits(labels, np.array([0, 1]), np.array([2]), test_fraction=0.5)
+    s = standard_splits(labels, np.array([0, 1]), np.array([2]), test_fraction=0.5)
     assert len(s["test_seen"]) == 1 and sorted(s["trainval"].tolist() + s["test_seen"].tolist()) == [0, 1, 2]

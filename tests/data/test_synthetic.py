@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from kgzsl.data.dataset import ZSLDataset
-from kgzsl.data.synthetic import SyntheticKG, make_splits, synthesize_features
+from kgzsl.data.dataset import ZSLDataset, standard_splits
+from kgzsl.data.synthetic import SyntheticKG, synthesize_features
 from kgzsl.errors import DataError
 from kgzsl.testing import toy_dataset
 
@@ -31,7 +31,7 @@ def test_class_means_follow_the_semantics():
 def test_splits_are_consistent():
     labels = np.repeat(np.arange(10), 10)
     seen = np.arange(7)
-    s = make_splits(labels, seen, test_fraction=0.2, val_class_fraction=0.3, seed=0)
+    s = standard_splits(labels, seen, test_fraction=0.2, val_class_fraction=0.3, seed=0)
     assert len(s["trainval"]) == 56 and len(s["test_seen"]) == 14 and len(s["test_unseen"]) == 30
     assert np.intersect1d(s["trainval"], s["test_seen"]).size == 0
     assert len(np.unique(labels[s["val"]])) == 2  # round(0.3 * 7)

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from kgzsl.data.dataset import ZSLDataset
-from kgzsl.data.synthetic import make_splits
+from kgzsl.data.dataset import ZSLDataset, standard_splits
 from kgzsl.errors import ConfigError, DataError
 from kgzsl.knowledge.store import KnowledgeGraph
 from kgzsl.semantics.ontozsl import OntoZSL, PrecomputedEmbeddings, entity_texts, text_aware_energy
@@ -19,7 +18,7 @@ FAST = {"kge_epochs": 30, "epochs": 30}
 def _dataset(class_ids: list[str]) -> ZSLDataset:
     """A featureless stand-in dataset over ``class_ids`` (the encoders only read the ids)."""
     labels = np.repeat(np.arange(len(class_ids)), 2)
-    seen = np.arange(len(class_ids) - 2)
+    seen = np.arange(len(class_ids) - 1)  # a class-disjoint val split needs >= 2 seen classes
     return ZSLDataset(
         name="ids",
         features=np.zeros((len(labels), 2), np.float32),
@@ -27,7 +26,7 @@ def _dataset(class_ids: list[str]) -> ZSLDataset:
         class_ids=list(class_ids),
         seen=seen,
         unseen=np.arange(len(seen), len(class_ids)),
-        splits=make_splits(labels, seen, seed=0),
+        splits=standard_splits(labels, seen, seed=0),
     )
 
 
