@@ -56,48 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list registered components")
     p.add_argument("family", nargs="?", help="datasets, knowledge, semantics, methods or classifiers")
 
-    kg = sub.add_parser("kg", help="inspect, query and convert knowledge files")
-    kg_sub = kg.add_subparsers(dest="kg_command", metavar="KG_COMMAND", parser_class=_Parser)
-    p = kg_sub.add_parser("info", help="triples, classes, relations with counts, dangling entities")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--format", help="format of all files (default: from each extension)")
-    p = kg_sub.add_parser("query", help="run a SPARQL SELECT (or CONSTRUCT) over the files")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--sparql", required=True, help="the query, or @FILE to read it from a file")
-    p.add_argument("--format", help="format of all files (default: from each extension)")
-    p = kg_sub.add_parser("convert", help="convert knowledge files to one RDF file (.ttl, .nt, .rdf, .nq, .trig)")
-    p.add_argument("files", nargs="+", metavar="IN")
-    p.add_argument("output", metavar="OUT")
-    p.add_argument("--format", help="format of the input files (default: from each extension)")
-    kg_sub.add_parser("formats", help="list the knowledge file formats")
+    from kgzsl.data import cli as data_cli
+    from kgzsl.knowledge import cli as kg_cli
 
-    data = sub.add_parser("data", help="benchmark datasets: describe, extract features, download")
-    data_sub = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", parser_class=_Parser)
-    p = data_sub.add_parser("info", help="load a dataset and summarise it (classes, splits, semantics)")
-    p.add_argument("dataset", help="a registered dataset (kgzsl list datasets) or an xlsa17 folder (.../AWA2)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="dataset parameter, e.g. --set name=CUB (repeatable)",
-    )
-    p = data_sub.add_parser("extract-features", help="image features with an open_clip or torchvision backbone")
-    p.add_argument("images", help="folder of images (one subfolder per class) ")
-    p.add_argument("--out", required=True, help="output folder (features.npy, manifest.json)")
-    p.add_argument("--backbone", default="torchvision:resnet101", help="open_clip:ARCH or torchvision:resnet101")
-    p.add_argument("--weights", default=None, help="local checkpoint file (or an open_clip pretrained tag online)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--patch-tokens", action="store_true", help="also save the patch tokens")
-    p.add_argument("--overwrite", action="store_true", help="replace an output made from other inputs")
-    p = data_sub.add_parser("download", help="download a benchmark's files (needs the internet)")
-    p.add_argument("name", help="awa1, awa2, cub, sun, apy, flo, imnet-a or imnet-o")
-    p.add_argument("--root", default="data", help="where the files go (default: data)")
-    p.add_argument("--sha256", default=None, help="expected sha256 of the archive")
-    p.add_argument("--no-verify", action="store_true", help="accept an archive whose checksum is unknown")
-    p.add_argument("--force", action="store_true", help="download again even if the files are there")
+    kg_cli.add_parser(sub, _Parser)
+    data_cli.add_parser(sub, _Parser)
     return parser
 
 
@@ -143,88 +106,6 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _kg(args: argparse.Namespace) -> int:
-    from kgzsl.knowledge.store import KnowledgeGraph
-
-    if args.kg_command == "formats":
-        from kgzsl.knowledge.formats import triple_formats
-        from kgzsl.knowledge.store import RDF_FORMAT_NAMES
-
-        print("RDF (parsed by Oxigraph): " + ", ".join(sorted(RDF_FORMAT_NAMES)))
-        for fmt in triple_formats().values():
-            if fmt.is_dir:
-                ext = "folder" if fmt.detect is not None else "folder, explicit --format only"
-            else:
-                ext = ", ".join(fmt.extensions) or "explicit --format only"
-            print(f"  {fmt.name:<20} [{ext}] {fmt.description}")
-        return 0
-    if args.kg_command is None:
-        raise KGZSLError("kg: missing command; one of info, query, convert, formats")
-    kg = KnowledgeGraph.from_files(*args.files, format=args.format)
-    if args.kg_command == "info":
-        from kgzsl.knowledge.info import format_summary, summarize
-
-        print(format_summary(summarize(kg)))
-    elif args.kg_command == "query":
-        sparql = args.sparql
-        if sparql.startswith("@"):
-            path = Path(sparql[1:])
-            if not path.is_file():
-                raise KGZSLError(f"{path}: no such query file")
-            sparql = path.read_text(encoding="utf-8")
-        if "construct" in sparql.lower().split("where")[0]:
-            for s, p, o in kg.construct(sparql):
-                print(f"{s}\t{p}\t{o}")
-        else:
-            for row in kg.query(sparql):
-                print("\t".join("" if v is None else str(v) for v in row))
-    elif args.kg_command == "convert":
-        kg.serialize(args.output)
-        print(f"wrote {len(kg):,} triples to {args.output}", file=sys.stderr)
-    return 0
-
-
-def _data(args: argparse.Namespace) -> int:
-    if args.data_command is None:
-        raise KGZSLError("data: missing command; one of info, extract-features, download")
-    if args.data_command == "info":
-        from kgzsl.config import apply_overrides
-        from kgzsl.registry import DATASETS
-
-        target = Path(args.dataset)
-        if args.dataset in DATASETS:
-            name, spec = args.dataset, {}
-        elif target.is_dir() and (target / "att_splits.mat").is_file():
-            name, spec = "xlsa17", {"root": str(target.parent), "name": target.name}
-        else:
-            valid = ", ".join(DATASETS.names())
-            raise KGZSLError(f"{args.dataset}: not a registered dataset ({valid}) nor an xlsa17 folder")
-        spec = apply_overrides({"dataset": spec}, [f"dataset.{o}" for o in args.overrides])["dataset"]
-        dataset = DATASETS.build(name, where="dataset", **spec).load()
-        print(dataset.summary())
-        return 0
-    if args.data_command == "extract-features":
-        from kgzsl.data.features import extract_features
-
-        out = extract_features(
-            args.images,
-            args.out,
-            backbone=args.backbone,
-            weights=args.weights,
-            batch_size=args.batch_size,
-            device=args.device,
-            patch_tokens=args.patch_tokens,
-            overwrite=args.overwrite,
-        )
-        print(f"features: {out}")
-        return 0
-    from kgzsl.data.download import download
-
-    root = download(args.name, args.root, force=args.force, verify=not args.no_verify, sha256=args.sha256)
-    print(f"{args.name}: files in {root}")
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``kgzsl`` console script; returns the exit code."""
     parser = build_parser()
@@ -241,9 +122,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             return _list(args.family)
         if args.command == "kg":
-            return _kg(args)
+            from kgzsl.knowledge import cli as kg_cli
+
+            return kg_cli.run(args)
         if args.command == "data":
-            return _data(args)
+            from kgzsl.data import cli as data_cli
+
+            return data_cli.run(args)
         parser.print_help()
         return 0
     except KGZSLError as e:

@@ -133,6 +133,40 @@ class Component:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
 
+    # -- learned state (scikit-learn's convention: fitted attributes end with ``_``) ---------
+    def state_dict(self) -> dict[str, Any]:
+        """The learned state: every public attribute whose name ends with ``_`` (set by fitting).
+
+        Values may be tensors, arrays, ``torch.nn.Module`` objects, nested components or plain
+        Python values. Components with other state override this and :meth:`load_state_dict`.
+        """
+        return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state written by :meth:`state_dict`."""
+        for key, value in state.items():
+            setattr(self, key, value)
+
+    def save(self, path: Any, **extra: Any) -> None:
+        """Write this component (registered name, parameters and learned state) to ``path``.
+
+        ``extra`` (e.g. the resolved config and the class ids) is stored alongside; see
+        :func:`kgzsl.checkpoint.save_component`.
+        """
+        from kgzsl.checkpoint import save_component
+
+        save_component(self, path, **extra)
+
+    @classmethod
+    def load(cls, path: Any, device: Any = None) -> Any:
+        """Read a component written by :meth:`save` (built from its own saved parameters)."""
+        from kgzsl.checkpoint import load_component
+
+        component, _ = load_component(path, device=device)
+        if not isinstance(component, cls):
+            raise TypeError(f"{path}: holds a {type(component).__name__}, not a {cls.__name__}")
+        return component
+
 
 class Registry:
     """A named family of components, filled with :meth:`register`.
