@@ -32,9 +32,14 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         help="override a config key, e.g. --set method.epochs=5 (repeatable)",
     )
     p.add_argument("--out", default="runs", help="parent folder of run folders (default: runs)")
+    p.add_argument(
+        "--name",
+        default=None,
+        help="the experiment folder's name (default: the config's stem plus the --set overrides)",
+    )
     p.add_argument("--seed", type=int, default=None, help="run seed (overrides train.seed)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder of the same seed")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--no-progress", action="store_true", help="hide every progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +58,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="YAML experiment config")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
 
+    p = sub.add_parser("evaluate", help="rescore a finished run's saved model (same or other features)")
+    p.add_argument("run_dir", help="a run folder, e.g. runs/demo/seed-0")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="dataset.* (other features of the same classes), eval.hit_k or train.device",
+    )
+    p.add_argument("--out", default=None, help="output folder (default: RUN_DIR/eval[-OVERRIDES])")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing evaluation folder")
+    p.add_argument("--no-progress", action="store_true", help="hide every progress bar")
+
     p = sub.add_parser("list", help="list registered components")
     p.add_argument("family", nargs="?", help="datasets, knowledge, semantics, methods or classifiers")
 
@@ -66,12 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run(config_path: Path, args: argparse.Namespace) -> int:
     from kgzsl.config import apply_overrides, load_config
-    from kgzsl.pipeline import run_experiment
+    from kgzsl.pipeline import run_experiment, run_name
 
     config = apply_overrides(load_config(config_path), args.overrides)
     result = run_experiment(
         config,
-        stem=config_path.stem,
+        stem=run_name(config_path.stem, args.overrides, args.name),
         out=args.out,
         seed=args.seed,
         overwrite=args.overwrite,
@@ -100,9 +119,23 @@ def _list(family: str | None) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from kgzsl.config import apply_overrides, dump_config, load_config, resolve
 
-    config = resolve(apply_overrides(load_config(args.config), args.overrides))
+    warnings: list[str] = []
+    config = resolve(apply_overrides(load_config(args.config), args.overrides), warnings)
+    for message in warnings:
+        print(f"kgzsl: warning: {message}", file=sys.stderr)
     print(f"# {args.config}: valid")
     print(dump_config(config), end="")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from kgzsl.pipeline import evaluate_run
+
+    result = evaluate_run(
+        args.run_dir, args.overrides, out=args.out, overwrite=args.overwrite, progress=not args.no_progress
+    )
+    print(result.table)
+    print(f"\nevaluation folder: {result.run_dir}")
     return 0
 
 
@@ -119,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(Path(args.config), args)
         if args.command == "validate":
             return _validate(args)
+        if args.command == "evaluate":
+            return _evaluate(args)
         if args.command == "list":
             return _list(args.family)
         if args.command == "kg":

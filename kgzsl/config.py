@@ -10,13 +10,24 @@ A config has the sections ``dataset``, ``knowledge``, ``semantics``, ``method``,
     method: {name: cvae, epochs: 40}
     classifier: {name: softmax}
     train: {seed: 0, device: auto}
-    eval: {calibrate: true}
+    eval: {calibrate: true, select_by: gzsl_h}
+    select: {classifier.lr: [0.001, 0.003, 0.01]}
 
-Unknown sections or keys are errors naming the key path (``method.epochz``); ``--set
+``select`` names hyper-parameters chosen on the validation split (:mod:`kgzsl.selection`).
+Unknown sections or keys are errors naming the key path (``method.epochz``), and so are values
+outside the range a parameter's name implies (negative epochs, a learning rate of 0, a
+fraction above 1; see :func:`kgzsl.registry.check_value_ranges`): all of it is checked by
+:func:`resolve` before a run loads any data. ``--set
 a.b=value`` overrides a key from the command line (the value is read as YAML, so ``5`` is an
 int and ``[1, 2]`` a list). ``--set method.name=X`` swaps the component, dropping the old
-one's parameters from the file. :func:`resolve` fills in every default, and the resolved config is
-what a run saves.
+one's parameters from the file, and ``--set classifier.epochs=5`` on a config without a
+``classifier`` section fills in the default classifier (``softmax``). :func:`resolve` fills in
+every default, and the resolved config is what a run saves.
+
+A ``classifier`` section given to a method that uses none (``uses_classifier = False``, e.g.
+``eszsl``) is dropped from the resolved config with a warning (printed by the CLI and recorded
+in the run's ``meta.json``), so that ``--set method.name=eszsl`` on a config written for a
+generative method still runs, and a saved config never shows a classifier that was not used.
 """
 
 from __future__ import annotations
@@ -25,10 +36,11 @@ import copy
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
+from kgzsl.context import check_device
 from kgzsl.errors import ConfigError
 from kgzsl.registry import REGISTRIES, _suggest, _type_name, check_type
 
@@ -41,6 +53,7 @@ __all__ = [
     "resolve",
     "dump_config",
     "default_config_path",
+    "DEFAULT_NAMES",
 ]
 
 
@@ -71,17 +84,23 @@ class EvalSettings:
             method is fitted once more, on ``train`` with the ``val`` classes as unseen).
         val_seen_fraction: share of ``train`` images held out as validation images of seen classes.
         hit_k: k of the Hit@k figures (micro-averaged per image, the ImageNet protocol).
+        select_by: the validation figure that picks the best point of ``select:`` — ``gzsl_h``
+            (GZSL H at γ = 0), ``gzsl_cs_h`` (H after calibrated stacking, γ chosen on the
+            validation split for each point) or ``zsl_top1``.
     """
 
     calibrate: bool = True
     val_seen_fraction: float = 0.2
     hit_k: list[int] | None = None
+    select_by: Literal["gzsl_h", "gzsl_cs_h", "zsl_top1"] = "gzsl_h"
 
 
 _SETTINGS = {"train": TrainSettings, "eval": EvalSettings}
 #: every section, in the order a config is written
-SECTIONS = ("dataset", "knowledge", "semantics", "method", "classifier", "train", "eval")
-_OPTIONAL = {"knowledge", "classifier", "train", "eval"}
+SECTIONS = ("dataset", "knowledge", "semantics", "method", "classifier", "train", "eval", "select")
+_OPTIONAL = {"knowledge", "classifier", "train", "eval", "select"}
+#: the component a section without ``name`` gets (``--set classifier.epochs=5`` alone)
+DEFAULT_NAMES = {"classifier": "softmax"}
 
 
 def default_config_path() -> Path:
@@ -95,13 +114,27 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the config ({e.strerror or e})") from None
+    if b"\0" in raw:
+        line = raw[: raw.index(b"\0")].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not a YAML config (binary data: a NUL byte)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); save the config as UTF-8"
+        ) from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ConfigError(f"{where}: invalid YAML: {e.problem}") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: invalid YAML: {e}") from None
+        raise ConfigError(f"{path}: invalid YAML: {' '.join(str(e).split())}") from None
     if data is None:
         raise ConfigError(f"{path}: config is empty")
     if not isinstance(data, dict):
@@ -162,6 +195,8 @@ def _resolve_component(section: str, spec: Any) -> dict[str, Any] | None:
         spec = {"name": spec}
     if not isinstance(spec, dict):
         raise ConfigError(f"{section}: expected a mapping with 'name', got {type(spec).__name__}")
+    if "name" not in spec and section in DEFAULT_NAMES:
+        spec = {"name": DEFAULT_NAMES[section], **spec}
     if "name" not in spec:
         raise ConfigError(f"{section}.name: missing (which {REGISTRIES[section].family} to use)")
     registry = REGISTRIES[section]
@@ -194,16 +229,37 @@ def _resolve_settings(section: str, spec: Any) -> dict[str, Any]:
             raise ConfigError(
                 f"{section}.{key}: expected {_type_name(hints[key])}, got {type(value).__name__} {value!r}"
             )
-    return {f.name: spec.get(f.name, f.default) for f in fields(cls)}
+    out = {f.name: spec.get(f.name, f.default) for f in fields(cls)}
+    if section == "train":
+        out["device"] = check_device(out["device"], "train.device")
+        if out["seed"] < 0:
+            raise ConfigError(f"train.seed: expected a value ≥ 0, got {out['seed']}")
+    if section == "eval":
+        if not 0 < out["val_seen_fraction"] < 1:
+            raise ConfigError(f"eval.val_seen_fraction: expected a value in (0, 1), got {out['val_seen_fraction']}")
+        if out["hit_k"] is not None and any(k < 1 for k in out["hit_k"]):
+            raise ConfigError(f"eval.hit_k: expected positive integers, got {out['hit_k']}")
+    return out
 
 
-def resolve(config: dict[str, Any]) -> dict[str, Any]:
-    """Check every section and key and fill in all defaults.
+def resolve(config: dict[str, Any], warnings: list[str] | None = None) -> dict[str, Any]:
+    """Check every section and key (types and value ranges) and fill in all defaults.
+
+    Nothing is loaded: this is what ``kgzsl validate`` runs, and what a run runs first.
+
+    Args:
+        config: the config, as read (or already resolved: resolving is idempotent).
+        warnings: if given, messages about parts of the config that are ignored (a
+            ``classifier`` section for a method that uses none) are appended to it.
 
     Returns:
         A new config with every section present (``knowledge`` and ``classifier`` may be
-        ``None``) and every component parameter filled in.
+        ``None``; ``select`` maps key paths to the list of values to try, possibly empty) and
+        every component parameter filled in.
     """
+    from kgzsl.selection import resolve_select
+
+    warnings = [] if warnings is None else warnings
     for key in config:
         if key not in SECTIONS:
             raise ConfigError(
@@ -213,8 +269,16 @@ def resolve(config: dict[str, Any]) -> dict[str, Any]:
     for section in SECTIONS:
         if section in _SETTINGS:
             resolved[section] = _resolve_settings(section, config.get(section))
-        else:
+        elif section != "select":
             resolved[section] = _resolve_component(section, config.get(section))
+    method = REGISTRIES["method"].get(resolved["method"]["name"])
+    if resolved["classifier"] is not None and not getattr(method, "uses_classifier", False):
+        warnings.append(
+            f"classifier: method {resolved['method']['name']!r} uses no classifier; "
+            f"the classifier section ({resolved['classifier']['name']}) is ignored"
+        )
+        resolved["classifier"] = None
+    resolved["select"] = resolve_select(config.get("select"), resolved, warnings)
     return resolved
 
 

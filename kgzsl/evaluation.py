@@ -40,6 +40,7 @@ one line saying what was expected and what was received.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,7 @@ from .errors import DataError
 
 __all__ = [
     "Evaluator",
+    "EvaluationReport",
     "ausuc",
     "gzsl_accuracy",
     "harmonic_mean",
@@ -675,6 +677,41 @@ def hit_at_k(
     return {k: float(_expected_hits(arr, y, cols, k).mean()) for k in ks}
 
 
+@dataclass
+class EvaluationReport:
+    """Everything one evaluation of a split produced (:meth:`Evaluator.report`).
+
+    Attributes:
+        metrics: flat keys as in :meth:`Evaluator.evaluate`, plus ``zsl/hit@k`` (unseen
+            candidates) and ``gzsl/hit@k`` (all candidates) for each requested ``k``.
+        per_class: per-class top-1 accuracy by protocol: ``"zsl"`` (unseen images among
+            unseen classes), ``"gzsl_unseen"`` and ``"gzsl_seen"`` (among all classes, γ = 0);
+            each maps a global class index to its accuracy (classes without images left out).
+        curve: the exact seen-unseen curve (``{"gamma", "seen", "unseen"}`` arrays).
+        seen: global indices of the seen classes.
+        unseen: global indices of the unseen classes.
+    """
+
+    metrics: dict[str, float]
+    per_class: dict[str, dict[int, float]]
+    curve: dict[str, np.ndarray]
+    seen: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    unseen: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def per_class_rows(self, class_ids: list[str]) -> list[dict[str, Any]]:
+        """One row per class (unseen first): ``class``, ``split``, ``zsl_top1``, ``gzsl_top1``
+        (``None`` where a class has no test image or the protocol does not apply)."""
+        zsl, gu, gs = self.per_class["zsl"], self.per_class["gzsl_unseen"], self.per_class["gzsl_seen"]
+        rows = [
+            {"class": class_ids[c], "split": "unseen", "zsl_top1": zsl.get(int(c)), "gzsl_top1": gu.get(int(c))}
+            for c in self.unseen
+        ]
+        rows += [
+            {"class": class_ids[c], "split": "seen", "zsl_top1": None, "gzsl_top1": gs.get(int(c))} for c in self.seen
+        ]
+        return rows
+
+
 class Evaluator:
     """OGB-style fixed evaluator: one per dataset split, strict input checks, flat metric keys.
 
@@ -811,3 +848,41 @@ class Evaluator:
             ``{"gamma": [M], "seen": [M], "unseen": [M]}``.
         """
         return seen_unseen_curve(*self._split(scores_seen, labels_seen, scores_unseen, labels_unseen))
+
+    def report(
+        self,
+        scores_seen: Any,
+        labels_seen: Any,
+        scores_unseen: Any,
+        labels_unseen: Any,
+        gamma: float | None = None,
+        hit_k: Iterable[int] | None = None,
+    ) -> EvaluationReport:
+        """Every figure of one split in one object: metrics, Hit@k, per-class accuracy, the curve.
+
+        Args:
+            scores_seen: ``[N_s, num_classes]`` scores of the test-seen images.
+            labels_seen: ``[N_s]`` their labels, all seen classes.
+            scores_unseen: ``[N_u, num_classes]`` scores of the test-unseen images.
+            labels_unseen: ``[N_u]`` their labels, all unseen classes.
+            gamma: calibrated-stacking γ chosen on validation data (``None``: no ``gzsl_cs/*``).
+            hit_k: cut-offs of ``zsl/hit@k`` and ``gzsl/hit@k`` (``None`` or empty: none).
+
+        Returns:
+            An :class:`EvaluationReport`.
+        """
+        ss, ls, su, lu, s, u = self._split(scores_seen, labels_seen, scores_unseen, labels_unseen)
+        metrics = self.evaluate(ss, ls, su, lu, gamma=gamma)
+        both = np.concatenate([s, u])
+        if hit_k:
+            for k, v in hit_at_k(su, lu, u, ks=hit_k).items():
+                metrics[f"zsl/hit@{k}"] = v
+            for k, v in hit_at_k(su, lu, both, ks=hit_k).items():
+                metrics[f"gzsl/hit@{k}"] = v
+        per_class = {
+            "zsl": per_class_accuracy(su, lu, candidates=u)[1],
+            "gzsl_unseen": per_class_accuracy(su, lu, candidates=both)[1],
+            "gzsl_seen": per_class_accuracy(ss, ls, candidates=both)[1],
+        }
+        curve = seen_unseen_curve(ss, ls, su, lu, s, u)
+        return EvaluationReport(metrics=metrics, per_class=per_class, curve=curve, seen=s, unseen=u)

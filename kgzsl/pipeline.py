@@ -1,31 +1,58 @@
 """One experiment run: dataset → knowledge → class semantics → method → evaluation → run folder.
 
-Model selection never looks at test data: when ``eval.calibrate`` is on, the method is first
-fitted on the ``train`` split with the ``val`` classes playing the unseen classes, and the
-calibrated-stacking factor γ is chosen there; the method is then refitted on ``trainval``
-and evaluated once on the test splits.
+:func:`run_experiment` only orchestrates; each stage is a small function below. A run builds
+one :class:`~kgzsl.context.RunContext` (``train.seed``, ``train.device``, the progress setting
+and the run's staging folder), activates it around the whole run and hands it to the encoder
+and the method.
+
+Model selection never looks at test data. The validation stage fits the method on the
+``train`` split with the ``val`` classes playing the unseen classes, for every point of the
+``select:`` grid (:mod:`kgzsl.selection`), and chooses there both the hyper-parameters and the
+calibrated-stacking factor γ; the chosen point is then refitted on ``trainval`` and evaluated
+once on the test splits. The trained model is saved in the run folder (``models/``), and
+:func:`evaluate_run` rescores it on the same or other features without retraining.
 """
 
 from __future__ import annotations
 
 import copy
-import csv
+import hashlib
+import inspect
 import io
 import os
+import re
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from kgzsl.config import dump_config, resolve
-from kgzsl.errors import DataError
+from kgzsl.config import apply_overrides, dump_config, load_config, resolve
+from kgzsl.context import RunContext
+from kgzsl.errors import ConfigError, DataError
 from kgzsl.registry import CLASSIFIERS, DATASETS, KNOWLEDGE, METHODS, SEMANTICS
-from kgzsl.results import check_free, collect_meta, format_table, plot_run, run_dir_for, staged_run_dir, write_json
-from kgzsl.utils import atomic_write_text, resolve_device, seed_everything
+from kgzsl.results import (
+    check_free,
+    class_names,
+    collect_meta,
+    format_table,
+    plot_run,
+    run_dir_for,
+    staged_run_dir,
+    write_json,
+    write_per_class,
+)
+from kgzsl.selection import PointScore, Selection, apply_point, grid_points, select_best
+from kgzsl.utils import atomic_write_bytes, atomic_write_text, seed_everything
 
-__all__ = ["RunResult", "run_experiment", "holdout_seen_images"]
+__all__ = ["RunResult", "run_experiment", "evaluate_run", "run_name", "holdout_seen_images", "fit_method"]
+
+#: ``--set`` overrides that ``kgzsl evaluate`` accepts (the model itself is fixed)
+EVALUATE_OVERRIDES = ("dataset.", "eval.hit_k", "train.device")
 
 
 @dataclass
@@ -33,9 +60,32 @@ class RunResult:
     """What a run produced: its folder, flat metrics and the printed table."""
 
     run_dir: Path
-    metrics: dict[str, float]
+    metrics: dict[str, Any]
     table: str
     config: dict[str, Any] = field(default_factory=dict)
+
+
+def run_name(stem: str, overrides: list[str] | None = None, name: str | None = None) -> str:
+    """The experiment folder's name: ``name`` if given, else ``stem`` plus the overrides.
+
+    ``run_name("demo", ["semantics.name=kge"])`` is ``demo+semantics.name=kge``, so that variants
+    of one config sit side by side; ``train.seed`` is left out (the seed has its own ``seed-N``
+    folder). Characters other than letters, digits and ``._=,+-`` become ``_``; a name longer than
+    80 characters keeps the stem and a short hash of the overrides.
+    """
+    if name is not None:
+        if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith("."):
+            raise ConfigError(f"--name {name!r}: expected a folder name (no '/', not starting with '.')")
+        return name
+    parts = [o.strip() for o in overrides or [] if not o.strip().startswith("train.seed=")]
+    if not parts:
+        return stem
+    text = "+".join([stem, *parts])
+    text = re.sub(r"[^A-Za-z0-9._=,+\-]", "_", text)
+    if len(text) > 80:
+        digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:10]
+        text = f"{re.sub(r'[^A-Za-z0-9._=,+-]', '_', stem)}+{digest}"
+    return text
 
 
 def holdout_seen_images(
@@ -52,15 +102,25 @@ def holdout_seen_images(
     return np.sort(np.concatenate(fit)), np.sort(np.concatenate(held))
 
 
-def _fit(cfg: dict[str, Any], task: Any, seed: int) -> Any:
-    seed_everything(seed)
+def _with_context(fn: Any, *args: Any, context: RunContext, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs, context=context)``, leaving ``context`` out where ``fn`` takes none."""
+    try:
+        takes = "context" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        takes = False
+    return fn(*args, **kwargs, context=context) if takes else fn(*args, **kwargs)
+
+
+def fit_method(cfg: dict[str, Any], task: Any, context: RunContext) -> Any:
+    """Build the config's method (and classifier, if the method uses one) and fit it on ``task``."""
+    seed_everything(context.seed)
     m = dict(cfg["method"])
     method = METHODS.build(m.pop("name"), where="method", **m)
     classifier = None
     if cfg["classifier"] is not None and method.uses_classifier:
         c = dict(cfg["classifier"])
         classifier = CLASSIFIERS.build(c.pop("name"), where="classifier", **c)
-    return method.fit(task, classifier=classifier)
+    return _with_context(method.fit, task, classifier=classifier, context=context)
 
 
 def _scores(method: Any, features: Any, batch: int = 8192) -> np.ndarray:
@@ -69,6 +129,199 @@ def _scores(method: Any, features: Any, batch: int = 8192) -> np.ndarray:
     with torch.no_grad():
         parts = [method.decision_function(features[i : i + batch]) for i in range(0, len(features), batch)]
     return torch.cat(parts).float().cpu().numpy() if parts else np.zeros((0, 0), dtype=np.float32)
+
+
+# ----------------------------------------------------------------------------- stages
+
+
+@contextmanager
+def _remove_new_folders_on_error(folder: Path) -> Iterator[None]:
+    """On an error, remove the folders up to ``folder`` that did not exist before (if still empty)."""
+    new = [p for p in [folder, *folder.parents] if not p.exists()]
+    try:
+        yield
+    except BaseException:
+        for path in new:  # deepest first
+            try:
+                path.rmdir()
+            except OSError:
+                break
+        raise
+
+
+class _Stages:
+    """The run's outer progress bar and its timings (``time/<key>_s``)."""
+
+    def __init__(self, context: RunContext, total: int) -> None:
+        self.bar = context.bar(total=total, desc="kgzsl", unit="stage")
+        self.timings: dict[str, float] = {}
+        self.start = time.perf_counter()
+
+    @contextmanager
+    def __call__(self, desc: str, key: str | None = None) -> Iterator[None]:
+        self.bar.set_description(f"kgzsl: {desc}")
+        t = time.perf_counter()
+        yield
+        if key:
+            self.timings[f"time/{key}_s"] = time.perf_counter() - t
+        self.bar.update()
+
+
+@dataclass
+class _Inputs:
+    """The loaded dataset, knowledge graph and class embeddings, and the tensors on the run's device."""
+
+    dataset: Any
+    kg: Any
+    kg_files: list[Path]
+    encoder: Any
+    embeddings: Any
+    cache_state: str
+    features: Any = None
+    labels: Any = None
+    semantics: Any = None
+
+
+def _load(cfg: dict[str, Any], ctx: RunContext, stage: _Stages) -> _Inputs:
+    import torch
+
+    with stage("load dataset", "data"):
+        d = dict(cfg["dataset"])
+        dataset = DATASETS.build(d.pop("name"), where="dataset", **d).load()
+    with stage("load knowledge"):
+        kg, kg_files = None, []
+        if cfg["knowledge"] is not None:
+            k = dict(cfg["knowledge"])
+            kg = KNOWLEDGE.build(k.pop("name"), where="knowledge", **k).build()
+            kg_files = list(kg.source_files)
+    with stage("encode class semantics", "semantics"):
+        s = dict(cfg["semantics"])
+        encoder = SEMANTICS.build(s.pop("name"), where="semantics", **s)
+        inputs = _Inputs(dataset, kg, kg_files, encoder, None, "off")
+        inputs.embeddings, inputs.cache_state = _encode(cfg, inputs, dataset, ctx)
+    device = ctx.torch_device
+    inputs.features = torch.as_tensor(dataset.features, device=device)
+    inputs.labels = torch.as_tensor(dataset.labels, device=device)
+    inputs.semantics = torch.as_tensor(inputs.embeddings.matrix, device=device)
+    return inputs
+
+
+def _encode(cfg: dict[str, Any], inputs: _Inputs, view: Any, ctx: RunContext) -> tuple[Any, str]:
+    from kgzsl.semantics.cache import encode_cached
+
+    if cfg["train"]["cache"]:
+        result, hit = _with_context(
+            encode_cached, inputs.encoder, inputs.kg, view, cfg["train"]["cache_dir"], context=ctx
+        )
+        state = "hit" if hit else "miss"
+    else:
+        result, state = _with_context(inputs.encoder.encode, inputs.kg, view, context=ctx), "off"
+    if list(result.ids) != list(inputs.dataset.class_ids):
+        raise DataError("class embeddings are not aligned with the dataset's classes")
+    if not np.isfinite(result.matrix).all():
+        raise DataError("class embeddings contain NaN or infinite values")
+    return result, state
+
+
+def _task(inputs: _Inputs, idx: np.ndarray, semantics: Any, seen: Any, unseen: Any) -> Any:
+    import torch
+
+    from kgzsl.methods.base import ZSLTask
+
+    dev = inputs.features.device
+    as_t = lambda a: torch.as_tensor(np.asarray(a), device=dev)  # noqa: E731
+    return ZSLTask(
+        inputs.features[idx],
+        inputs.labels[idx],
+        semantics,
+        as_t(seen),
+        as_t(unseen),
+        inputs.kg,
+        list(inputs.dataset.class_ids),
+    )
+
+
+def _validate(cfg: dict[str, Any], inputs: _Inputs, ctx: RunContext) -> Selection:
+    """The validation stage: every grid point fitted on ``train`` (``val`` classes unseen) and scored.
+
+    Reads only the ``train`` and ``val`` splits: the test images are never indexed here.
+    """
+    import torch
+
+    from kgzsl.evaluation import Evaluator
+
+    dataset, seed = inputs.dataset, ctx.seed
+    fit_idx, val_seen_idx = holdout_seen_images(
+        dataset.labels, dataset.splits["train"], cfg["eval"]["val_seen_fraction"], seed
+    )
+    train_classes, val_classes = dataset.train_classes, dataset.val_classes
+    semantics = inputs.semantics
+    if getattr(inputs.encoder, "reads_features", False):
+        # encoders fitted to images (GCNZ / DGP targets) are refitted on what the validation
+        # stage may see: the train classes' fit images, not the val classes'
+        view = copy.copy(dataset)
+        view.seen, view.splits = train_classes, {**dataset.splits, "trainval": fit_idx}
+        semantics = torch.as_tensor(_encode(cfg, inputs, view, ctx)[0].matrix, device=inputs.features.device)
+    task = _task(inputs, fit_idx, semantics, train_classes, val_classes)
+    evaluator = Evaluator(dataset.num_classes, train_classes, val_classes)
+    v_seen, v_unseen = val_seen_idx, dataset.splits["val"]
+    y_seen, y_unseen = dataset.labels[v_seen], dataset.labels[v_unseen]
+
+    def evaluate(point: dict[str, Any]) -> PointScore:
+        method = fit_method(apply_point(cfg, point), task, ctx)
+        s_seen, s_unseen = _scores(method, inputs.features[v_seen]), _scores(method, inputs.features[v_unseen])
+        gamma = evaluator.calibrate(s_seen, y_seen, s_unseen, y_unseen)
+        return PointScore(point, evaluator.evaluate(s_seen, y_seen, s_unseen, y_unseen, gamma=gamma), gamma)
+
+    return select_best(grid_points(cfg["select"]), evaluate, by=cfg["eval"]["select_by"], context=ctx)
+
+
+def _test_scores(method: Any, inputs: _Inputs) -> tuple[np.ndarray, np.ndarray]:
+    ts, tu = inputs.dataset.splits["test_seen"], inputs.dataset.splits["test_unseen"]
+    return _scores(method, inputs.features[ts]), _scores(method, inputs.features[tu])
+
+
+def _report(dataset: Any, scores: tuple[np.ndarray, np.ndarray], gamma: float | None, hit_k: Any) -> Any:
+    from kgzsl.evaluation import Evaluator
+
+    evaluator = Evaluator(dataset.num_classes, dataset.seen, dataset.unseen)
+    y_seen, y_unseen = dataset.labels[dataset.splits["test_seen"]], dataset.labels[dataset.splits["test_unseen"]]
+    return evaluator.report(scores[0], y_seen, scores[1], y_unseen, gamma=gamma, hit_k=hit_k)
+
+
+def _write_report(folder: Path, report: Any, metrics: dict[str, Any], table: str, title: str, inputs: Any) -> None:
+    class_ids = list(inputs.dataset.class_ids)
+    rows = report.per_class_rows(class_ids)
+    names = class_names(inputs.kg, class_ids)
+    write_json(folder / "metrics.json", metrics)
+    write_per_class(folder / "per_class.csv", rows, names)
+    atomic_write_text(folder / "results.md", table + "\n")
+    plot_run(folder / "plot.png", report.curve, metrics, rows, title, names=names)
+
+
+def _save_models(folder: Path, method: Any, cfg: dict[str, Any], inputs: _Inputs, gamma: float | None) -> None:
+    dataset = inputs.dataset
+    (folder / "models").mkdir()
+    method.save(
+        folder / "models" / "method.pt",
+        config=cfg,
+        class_ids=list(dataset.class_ids),
+        seen=[int(c) for c in dataset.seen],
+        unseen=[int(c) for c in dataset.unseen],
+        n_features=int(inputs.features.shape[1]),
+        gamma=gamma,
+    )
+    buf = io.BytesIO()
+    np.savez(buf, matrix=np.asarray(inputs.embeddings.matrix), ids=np.asarray(list(inputs.embeddings.ids)))
+    atomic_write_bytes(folder / "models" / "semantics.npz", buf.getvalue())
+
+
+def _title(stem: str, dataset: Any, cfg: dict[str, Any], seed: int) -> tuple[str, str]:
+    kind = " — synthetic features" if dataset.synthetic else ""
+    return f"{stem}: {dataset.name}, {cfg['method']['name']}, seed {seed}{kind}", kind
+
+
+# ----------------------------------------------------------------------------- runs
 
 
 def run_experiment(
@@ -82,187 +335,188 @@ def run_experiment(
 ) -> RunResult:
     """Run one experiment and write its run folder ``<out>/<stem>/seed-<n>/``.
 
+    The config is checked completely (types, value ranges, ``select:`` keys) before any data
+    loads. The run folder holds ``config.yaml`` (resolved, with the values chosen on validation),
+    ``metrics.json``, ``meta.json``, ``per_class.csv``, ``results.md``, ``plot.png`` and
+    ``models/`` (the trained method, see :func:`evaluate_run`, and the class embeddings).
+
     Args:
         config: the experiment config (unresolved or resolved).
-        stem: name of the experiment, usually the config file's stem.
+        stem: name of the experiment folder, usually :func:`run_name` of the config file's stem.
         out: parent folder of the runs.
         seed: overrides ``train.seed``.
         overwrite: replace an existing run folder of the same seed (otherwise an error).
-        progress: show a progress bar.
+        progress: show progress bars (the run's and every component's).
         config_file: the config's file, hashed into ``meta.json``.
     """
-    import torch
-    from tqdm.auto import tqdm
-
-    from kgzsl.evaluation import Evaluator, hit_at_k, per_class_accuracy
-    from kgzsl.methods.base import ZSLTask
-    from kgzsl.semantics.cache import encode_cached
-
-    cfg = resolve(config)
+    warnings: list[str] = []
     if seed is not None:
-        cfg["train"]["seed"] = seed
+        config = {**config, "train": {**(config.get("train") or {}), "seed": seed}}
+    cfg = resolve(config, warnings)
     seed = cfg["train"]["seed"]
     run_dir = run_dir_for(out, stem, seed)
     check_free(run_dir, overwrite)  # fail before the work, not after
-    device = resolve_device(cfg["train"]["device"])
-    timings: dict[str, float] = {}
-    t_start = time.perf_counter()
-    stages = 6 + int(cfg["eval"]["calibrate"])
-    bar = tqdm(total=stages, disable=not progress, desc="kgzsl", unit="stage", leave=False)
+    for message in warnings:
+        print(f"kgzsl: warning: {message}", file=sys.stderr)
+    validate = cfg["eval"]["calibrate"] or bool(cfg["select"])
+    name = cfg["method"]["name"]
+    with _remove_new_folders_on_error(run_dir.parent), staged_run_dir(run_dir, overwrite) as tmp:
+        ctx = RunContext(seed=seed, device=cfg["train"]["device"], progress=progress, workdir=tmp)
+        with ctx.activate():
+            stage = _Stages(ctx, total=6 + int(validate))
+            try:
+                inputs = _load(cfg, ctx, stage)
+                ds = inputs.dataset
+                selection = Selection(by=cfg["eval"]["select_by"], scores=[PointScore({}, {})])
+                if validate:
+                    with stage(f"validate {name} (train → val classes)", "val"):
+                        selection = _validate(cfg, inputs, ctx)
+                gamma = selection.chosen.gamma if cfg["eval"]["calibrate"] else None
+                final = apply_point(cfg, selection.chosen.point)
+                with stage(f"fit {name} on trainval", "train"):
+                    task = _task(inputs, ds.splits["trainval"], inputs.semantics, ds.seen, ds.unseen)
+                    method = fit_method(final, task, ctx)
+                with stage("evaluate on test", "eval"):
+                    report = _report(ds, _test_scores(method, inputs), gamma, cfg["eval"]["hit_k"])
+                with stage("write run folder"):
+                    result = _write_run(tmp, final, inputs, selection, report, method, gamma, stage, stem)
+                    _write_meta(tmp, final, inputs, ctx, stem, selection, warnings, config_file, gamma)
+            finally:
+                stage.bar.close()
+    result.run_dir = run_dir
+    return result
 
-    def stage(name: str) -> None:
-        bar.set_description(f"kgzsl: {name}")
 
-    try:
-        stage("load dataset")
-        t = time.perf_counter()
+def _write_run(
+    tmp: Path,
+    cfg: dict[str, Any],
+    inputs: _Inputs,
+    selection: Selection,
+    report: Any,
+    method: Any,
+    gamma: float | None,
+    stage: _Stages,
+    stem: str,
+) -> RunResult:
+    ds, seed = inputs.dataset, cfg["train"]["seed"]
+    metrics: dict[str, Any] = {f"semantics/{k}": v for k, v in getattr(inputs.encoder, "metrics_", {}).items()}
+    if selection.chosen.metrics:
+        metrics.update({f"val/{k}": v for k, v in selection.chosen.metrics.items()})
+    metrics.update(report.metrics)
+    metrics.update(selection.metrics())
+    metrics.update(stage.timings)
+    metrics["time/total_s"] = time.perf_counter() - stage.start
+    metrics = {k: float(v) if isinstance(v, (int, float, np.number)) else v for k, v in metrics.items()}
+    title, kind = _title(stem, ds, cfg, seed)
+    row = {"method": cfg["method"]["name"], "semantics": cfg["semantics"]["name"], **metrics}
+    table = format_table([row], f"Results on {ds.name}{kind} (seed {seed}, test splits)")
+    if selection.is_search:
+        table += "\n\n" + selection.table()
+    atomic_write_text(tmp / "config.yaml", dump_config(cfg))
+    _save_models(tmp, method, cfg, inputs, gamma)
+    _write_report(tmp, report, metrics, table, title, inputs)
+    return RunResult(run_dir=tmp, metrics=metrics, table=table, config=cfg)
+
+
+def _write_meta(
+    tmp: Path,
+    cfg: dict[str, Any],
+    inputs: _Inputs,
+    ctx: RunContext,
+    stem: str,
+    selection: Selection,
+    warnings: list[str],
+    config_file: Any,
+    gamma: float | None,
+) -> None:
+    ds = inputs.dataset
+    files = list(ds.source_files) + inputs.kg_files + ([Path(config_file)] if config_file else [])
+    chosen = "γ" if gamma is not None else ""
+    if selection.is_search:
+        chosen = ", ".join([*selection.chosen.point, *([chosen] if chosen else [])])
+    extra = {
+        "experiment": stem,
+        "seed": ctx.seed,
+        "dataset": ds.summary(),
+        "synthetic_features": ds.synthetic,
+        "semantics_dim": inputs.embeddings.dim,
+        "semantics_cache": inputs.cache_state,
+        "model_selection": f"{chosen} chosen on the validation split" if chosen else "none",
+        "select_by": cfg["eval"]["select_by"] if selection.is_search else None,
+        "selected": selection.chosen.point,
+        "warnings": warnings,
+    }
+    write_json(tmp / "meta.json", collect_meta(files, ctx.torch_device, extra))
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike,
+    overrides: list[str] | None = None,
+    out: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> RunResult:
+    """Rescore a finished run's saved model on the same or other features, without retraining.
+
+    The model (``models/method.pt``) carries the run's resolved config and class ids; the
+    dataset is the run's, with ``--set dataset.KEY=VALUE`` overrides (other features of the
+    same classes). The calibration γ is the one the run chose on validation. The result goes to
+    ``out``, else ``RUN_DIR/eval`` (no overrides) or ``RUN_DIR/eval-<overrides>``.
+
+    Raises:
+        ConfigError: an override of anything but ``dataset.*``, ``eval.hit_k`` or ``train.device``.
+        DataError: no saved model, or a dataset whose classes differ from the model's.
+    """
+    from kgzsl.checkpoint import load_component
+
+    run_dir = Path(run_dir)
+    model = run_dir / "models" / "method.pt"
+    if not (run_dir / "config.yaml").is_file():
+        raise DataError(f"{run_dir}: not a run folder (no config.yaml)")
+    if not model.is_file():
+        raise DataError(f"{model}: no saved model in this run folder (made before kgzsl saved models?)")
+    for item in overrides or []:
+        if not item.startswith(EVALUATE_OVERRIDES):
+            raise ConfigError(f"--set {item!r}: evaluate only takes dataset.*, eval.hit_k and train.device overrides")
+    cfg = resolve(apply_overrides(load_config(run_dir / "config.yaml"), overrides))
+    dest = Path(out) if out is not None else run_dir / run_name("eval", overrides).replace("eval+", "eval-", 1)
+    check_free(dest, overwrite)
+    ctx = RunContext(seed=cfg["train"]["seed"], device=cfg["train"]["device"], progress=progress)
+    with ctx.activate():
+        method, extra = load_component(model, device=ctx.torch_device)
         d = dict(cfg["dataset"])
         dataset = DATASETS.build(d.pop("name"), where="dataset", **d).load()
-        timings["time/data_s"] = time.perf_counter() - t
-        bar.update()
+        _check_same_classes(dataset, extra, model)
+        inputs = _Inputs(dataset, None, [], None, None, "off")
+        import torch
 
-        stage("load knowledge")
-        kg, kg_files = None, []
-        if cfg["knowledge"] is not None:
-            k = dict(cfg["knowledge"])
-            source = KNOWLEDGE.build(k.pop("name"), where="knowledge", **k)
-            kg = source.build()
-            kg_files = list(kg.source_files)
-        bar.update()
+        inputs.features = torch.as_tensor(dataset.features, device=ctx.torch_device)
+        report = _report(dataset, _test_scores(method, inputs), extra.get("gamma"), cfg["eval"]["hit_k"])
+    title, kind = _title(f"{run_dir} (evaluated)", dataset, cfg, cfg["train"]["seed"])
+    row = {"method": cfg["method"]["name"], "semantics": cfg["semantics"]["name"], **report.metrics}
+    table = format_table([row], f"Saved model of {run_dir} on {dataset.name}{kind} (test splits)")
+    with staged_run_dir(dest, overwrite) as tmp:
+        atomic_write_text(tmp / "config.yaml", dump_config(cfg))
+        _write_report(tmp, report, report.metrics, table, title, inputs)
+        meta = {"model": str(model.resolve()), "overrides": list(overrides or []), "dataset": dataset.summary()}
+        write_json(tmp / "meta.json", collect_meta(list(dataset.source_files), ctx.torch_device, meta))
+    return RunResult(run_dir=dest, metrics=report.metrics, table=table, config=cfg)
 
-        stage("encode class semantics")
-        t = time.perf_counter()
-        s = dict(cfg["semantics"])
-        encoder = SEMANTICS.build(s.pop("name"), where="semantics", **s)
 
-        def encode(view: Any) -> tuple[Any, str]:
-            if cfg["train"]["cache"]:
-                result, hit = encode_cached(encoder, kg, view, cfg["train"]["cache_dir"])
-                state = "hit" if hit else "miss"
-            else:
-                result, state = encoder.encode(kg, view), "off"
-            if list(result.ids) != list(dataset.class_ids):
-                raise DataError("class embeddings are not aligned with the dataset's classes")
-            if not np.isfinite(result.matrix).all():
-                raise DataError("class embeddings contain NaN or infinite values")
-            return result, state
-
-        embeddings, cache_state = encode(dataset)
-        timings["time/semantics_s"] = time.perf_counter() - t
-        semantic_metrics = {f"semantics/{k}": v for k, v in getattr(encoder, "metrics_", {}).items()}
-        bar.update()
-
-        features = torch.as_tensor(dataset.features, device=device)
-        labels = torch.as_tensor(dataset.labels, device=device)
-        semantics = torch.as_tensor(embeddings.matrix, device=device)
-        as_t = lambda a: torch.as_tensor(np.asarray(a), device=device)  # noqa: E731
-        class_ids = list(dataset.class_ids)
-        metrics: dict[str, float] = dict(semantic_metrics)
-        gamma = None
-
-        if cfg["eval"]["calibrate"]:
-            stage(f"validate {cfg['method']['name']} (train → val classes)")
-            t = time.perf_counter()
-            fit_idx, val_seen_idx = holdout_seen_images(
-                dataset.labels, dataset.splits["train"], cfg["eval"]["val_seen_fraction"], seed
-            )
-            train_classes, val_classes = dataset.train_classes, dataset.val_classes
-            val_semantics = semantics
-            if getattr(encoder, "reads_features", False):
-                # encoders fitted to images (GCNZ / DGP targets) are refitted on what the
-                # validation stage may see: the train classes' fit images, not the val classes'
-                view = copy.copy(dataset)
-                view.seen, view.splits = train_classes, {**dataset.splits, "trainval": fit_idx}
-                val_semantics = torch.as_tensor(encode(view)[0].matrix, device=device)
-            task = ZSLTask(
-                features[fit_idx], labels[fit_idx], val_semantics, as_t(train_classes), as_t(val_classes), kg, class_ids
-            )
-            method = _fit(cfg, task, seed)
-            val_eval = Evaluator(dataset.num_classes, train_classes, val_classes)
-            v_seen, v_unseen = val_seen_idx, dataset.splits["val"]
-            s_seen, s_unseen = _scores(method, features[v_seen]), _scores(method, features[v_unseen])
-            y_seen, y_unseen = dataset.labels[v_seen], dataset.labels[v_unseen]
-            gamma = val_eval.calibrate(s_seen, y_seen, s_unseen, y_unseen)
-            val_metrics = val_eval.evaluate(s_seen, y_seen, s_unseen, y_unseen, gamma=gamma)
-            metrics.update({f"val/{k}": v for k, v in val_metrics.items()})
-            timings["time/val_s"] = time.perf_counter() - t
-            bar.update()
-
-        stage(f"fit {cfg['method']['name']} on trainval")
-        t = time.perf_counter()
-        tv = dataset.splits["trainval"]
-        task = ZSLTask(features[tv], labels[tv], semantics, as_t(dataset.seen), as_t(dataset.unseen), kg, class_ids)
-        method = _fit(cfg, task, seed)
-        timings["time/train_s"] = time.perf_counter() - t
-        bar.update()
-
-        stage("evaluate on test")
-        t = time.perf_counter()
-        ts, tu = dataset.splits["test_seen"], dataset.splits["test_unseen"]
-        s_seen, s_unseen = _scores(method, features[ts]), _scores(method, features[tu])
-        y_seen, y_unseen = dataset.labels[ts], dataset.labels[tu]
-        evaluator = Evaluator(dataset.num_classes, dataset.seen, dataset.unseen)
-        metrics.update(evaluator.evaluate(s_seen, y_seen, s_unseen, y_unseen, gamma=gamma))
-        if cfg["eval"]["hit_k"]:
-            all_classes = np.concatenate([dataset.seen, dataset.unseen])
-            for k, v in hit_at_k(s_unseen, y_unseen, dataset.unseen, ks=cfg["eval"]["hit_k"]).items():
-                metrics[f"zsl/hit@{k}"] = v
-            for k, v in hit_at_k(s_unseen, y_unseen, all_classes, ks=cfg["eval"]["hit_k"]).items():
-                metrics[f"gzsl/hit@{k}"] = v
-        curve = evaluator.curve(s_seen, y_seen, s_unseen, y_unseen)
-        _, zsl_pc = per_class_accuracy(s_unseen, y_unseen, candidates=dataset.unseen)
-        all_classes = np.concatenate([dataset.seen, dataset.unseen])
-        _, gzsl_pc_u = per_class_accuracy(s_unseen, y_unseen, candidates=all_classes)
-        _, gzsl_pc_s = per_class_accuracy(s_seen, y_seen, candidates=all_classes)
-        timings["time/eval_s"] = time.perf_counter() - t
-        bar.update()
-
-        stage("write run folder")
-        timings["time/total_s"] = time.perf_counter() - t_start
-        metrics.update(timings)
-        metrics = {k: float(v) for k, v in metrics.items()}
-        per_class = [
-            {
-                "class": dataset.class_ids[c],
-                "split": "unseen",
-                "zsl_top1": zsl_pc.get(int(c)),
-                "gzsl_top1": gzsl_pc_u.get(int(c)),
-            }
-            for c in dataset.unseen
-        ] + [
-            {"class": dataset.class_ids[c], "split": "seen", "zsl_top1": None, "gzsl_top1": gzsl_pc_s.get(int(c))}
-            for c in dataset.seen
-        ]
-        kind = " — synthetic features" if dataset.synthetic else ""
-        title = f"{stem}: {dataset.name}, {cfg['method']['name']}, seed {seed}{kind}"
-        row = {"method": cfg["method"]["name"], "semantics": cfg["semantics"]["name"], **metrics}
-        table = format_table([row], f"Results on {dataset.name}{kind} (seed {seed}, test splits)")
-        input_files = list(dataset.source_files) + kg_files + ([Path(config_file)] if config_file else [])
-        meta = collect_meta(
-            input_files,
-            device,
-            {
-                "experiment": stem,
-                "seed": seed,
-                "dataset": dataset.summary(),
-                "synthetic_features": dataset.synthetic,
-                "semantics_dim": embeddings.dim,
-                "semantics_cache": cache_state,
-                "model_selection": "gamma chosen on the validation split" if gamma is not None else "none",
-            },
+def _check_same_classes(dataset: Any, extra: dict[str, Any], model: Path) -> None:
+    ids, saved = list(dataset.class_ids), list(extra.get("class_ids") or [])
+    if ids != saved:
+        diff = next((i for i, (a, b) in enumerate(zip(ids, saved)) if a != b), min(len(ids), len(saved)))
+        mine = ids[diff] if diff < len(ids) else "(none)"
+        theirs = saved[diff] if diff < len(saved) else "(none)"
+        raise DataError(
+            f"{model}: the model was trained on {len(saved)} classes but the dataset has {len(ids)}; "
+            f"class {diff} is {mine!r} here and {theirs!r} in the model"
         )
-        with staged_run_dir(run_dir, overwrite) as tmp:
-            atomic_write_text(tmp / "config.yaml", dump_config(cfg))
-            write_json(tmp / "metrics.json", metrics)
-            write_json(tmp / "meta.json", meta)
-            buf = io.StringIO()
-            writer = csv.DictWriter(buf, fieldnames=["class", "split", "zsl_top1", "gzsl_top1"])
-            writer.writeheader()
-            writer.writerows(per_class)
-            atomic_write_text(tmp / "per_class.csv", buf.getvalue())
-            atomic_write_text(tmp / "results.md", table + "\n")
-            plot_run(tmp / "plot.png", curve, metrics, per_class, title)
-        bar.update()
-    finally:
-        bar.close()
-    return RunResult(run_dir=run_dir, metrics=metrics, table=table, config=cfg)
+    if [int(c) for c in dataset.seen] != list(extra.get("seen", [])) or [int(c) for c in dataset.unseen] != list(
+        extra.get("unseen", [])
+    ):
+        raise DataError(f"{model}: the dataset's seen/unseen split differs from the model's")
+    n = extra.get("n_features")
+    if n is not None and dataset.features.shape[1] != n:
+        raise DataError(f"{model}: the model takes {n}-d features but the dataset's are {dataset.features.shape[1]}-d")

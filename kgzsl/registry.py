@@ -37,6 +37,7 @@ __all__ = [
     "CLASSIFIERS",
     "REGISTRIES",
     "get_registry",
+    "check_value_ranges",
 ]
 
 T = TypeVar("T")
@@ -116,10 +117,82 @@ def check_type(value: Any, tp: Any) -> bool:
     return True
 
 
+# Value ranges read from parameter names (see :func:`check_value_ranges`): (test, rule text).
+def _positive(v: float) -> bool:
+    return v > 0
+
+
+def _non_negative(v: float) -> bool:
+    return v >= 0
+
+
+def _unit(v: float) -> bool:
+    return 0 <= v <= 1
+
+
+_RANGE_RULES: list[tuple[Callable[[str], bool], Callable[[float], bool], str]] = [
+    # checked in order; the first rule whose name test matches applies
+    (lambda n: n in ("num_workers", "patience") or n.endswith("_warmup"), _non_negative, "≥ 0"),
+    (lambda n: n == "seed" or n.endswith("_seed"), _non_negative, "≥ 0"),
+    (
+        lambda n: (
+            n in ("fraction", "dropout", "momentum", "beta1", "beta2")
+            or n.endswith(("_fraction", "_ratio", "_dropout"))
+        ),
+        _unit,
+        "in [0, 1]",
+    ),
+    (
+        lambda n: n in ("weight_decay", "regularization", "kl_weight") or n.endswith("_weight_decay"),
+        _non_negative,
+        "≥ 0",
+    ),
+    (lambda n: n in ("lr", "learning_rate") or n.endswith("_lr"), _positive, "> 0"),
+    (
+        lambda n: (
+            n in ("epochs", "batch_size", "dim", "k", "layers", "image_size", "eval_every", "max_hops")
+            or n.endswith(("_epochs", "_dim", "_images", "_per_class"))
+            or n.startswith(("n_", "num_", "hidden", "max_", "min_"))
+        ),
+        _positive,
+        "> 0",
+    ),
+    (lambda n: n in ("temperature", "scale", "margin") or n.endswith("_margin"), _positive, "> 0"),
+]
+
+
+def check_value_ranges(params: dict[str, Any], where: str) -> None:
+    """Raise one :class:`ConfigError` if a numeric parameter is outside the range its name implies.
+
+    Positive: ``epochs``, ``*_epochs``, ``n_*``, ``num_*``, ``batch_size``, ``hidden*``,
+    ``*_dim``, ``dim``, ``k``, ``layers``, ``min_*`` / ``max_*``, ``lr`` / ``*_lr``,
+    ``temperature``, ``scale``, ``margin``; at least 0: ``weight_decay``, ``seed``,
+    ``patience``, ``num_workers``, ``*_warmup``; in [0, 1]: ``fraction`` / ``*_fraction``,
+    ``dropout``, ``*_ratio``, ``momentum``, ``beta1``. ``None`` and non-numbers are left to the
+    type checks; lists (``hidden: [256, 128]``) are checked element by element.
+    """
+    for key, value in params.items():
+        for matches, ok, text in _RANGE_RULES:
+            if not matches(key):
+                continue
+            items = value if isinstance(value, (list, tuple)) else [value]
+            for item in items:
+                if isinstance(item, bool) or not isinstance(item, (int, float)):
+                    continue
+                if item != item or not ok(item):  # NaN fails every rule
+                    raise ConfigError(f"{where}.{key}: expected a value {text}, got {value!r}")
+            break
+
+
 class Component:
     """Mixin of registered components: ``get_params()`` and a ``repr`` from the constructor's arguments.
 
     Constructors only store their keyword arguments under the same names (scikit-learn style).
+
+    A component may define a classmethod ``check_config(params) -> None`` that raises a
+    :class:`~kgzsl.errors.ConfigError` for combinations of parameters the generic checks
+    (types, and value ranges read from parameter names) cannot see; configs and
+    :meth:`Registry.build` call it before anything is built.
     """
 
     registry_name: str = ""
@@ -179,6 +252,9 @@ class Registry:
         self.family = family
         self._entries: dict[str, type] = {}
         self._loaded = False
+        #: names that are not entries but a common mistake → what to write instead (one line);
+        #: filled by the component modules, e.g. ``AWA2`` → ``dataset: {name: xlsa17, benchmark: AWA2}``
+        self.hints: dict[str, str] = {}
 
     def register(self, name: str) -> Callable[[type[T]], type[T]]:
         """Class decorator registering a component under ``name``."""
@@ -215,6 +291,8 @@ class Registry:
         """The class registered under ``name``; a :class:`ConfigError` naming the valid ones otherwise."""
         self._load()
         if not isinstance(name, str) or name not in self._entries:
+            if isinstance(name, str) and name in self.hints:
+                raise ConfigError(f"unknown {self.family} {name!r}: {self.hints[name]}")
             valid = ", ".join(self.names()) or "(none)"
             hint = _suggest(name, self.names()) if isinstance(name, str) else ""
             raise ConfigError(f"unknown {self.family} {name!r}{hint}; valid: {valid}")
@@ -267,6 +345,16 @@ class Registry:
             tp = hints.get(key, Any)
             if not check_type(value, tp):
                 raise ConfigError(f"{where}.{key}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}")
+        check_value_ranges(params, where)
+        hook = getattr(self.get(name), "check_config", None)
+        if callable(hook):
+            # a component's own checks of special cases (e.g. min_images <= max_images), on
+            # its parameters with the defaults filled in
+            try:
+                hook({**self.defaults(name), **params})
+            except ConfigError as e:
+                message = str(e)
+                raise ConfigError(message if message.startswith(where) else f"{where}: {message}") from None
 
     def build(self, name: str, /, where: str | None = None, **params: Any) -> Any:
         """Build the component ``name`` with ``params``, checked against its constructor first."""

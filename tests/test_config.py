@@ -14,12 +14,13 @@ MINIMAL = {
 
 def test_resolve_fills_every_default():
     cfg = resolve(MINIMAL)
-    assert list(cfg) == ["dataset", "knowledge", "semantics", "method", "classifier", "train", "eval"]
+    assert list(cfg) == ["dataset", "knowledge", "semantics", "method", "classifier", "train", "eval", "select"]
     assert cfg["dataset"]["n_features"] == 256 and cfg["dataset"]["ontology"] == "embedded:animals"
     assert cfg["method"]["name"] == "eszsl" and "alpha" in cfg["method"]
     assert cfg["knowledge"] is None and cfg["classifier"] is None
     assert cfg["train"] == {"seed": 0, "device": "auto", "cache": True, "cache_dir": None}
-    assert cfg["eval"]["calibrate"] is True
+    assert cfg["eval"]["calibrate"] is True and cfg["eval"]["select_by"] == "gzsl_h"
+    assert cfg["select"] == {"method.alpha": list(range(-3, 4)), "method.beta": list(range(-3, 4))}  # ESZSL's grid
 
 
 def test_shorthand_component_name():
@@ -50,7 +51,7 @@ def test_overrides_are_parsed_as_yaml_and_validated():
     cfg = apply_overrides(MINIMAL, ["method.alpha=2", "train.seed=7", "eval.hit_k=[1, 5]", "classifier.name=softmax"])
     assert cfg["method"]["alpha"] == 2 and cfg["train"]["seed"] == 7 and cfg["eval"]["hit_k"] == [1, 5]
     assert MINIMAL["method"] == {"name": "eszsl"}  # the input is not modified
-    resolved = resolve(cfg)
+    resolved = resolve({**cfg, "method": {"name": "cvae"}})
     assert resolved["classifier"]["name"] == "softmax"
     with pytest.raises(ConfigError, match=r"^method\.alpha: expected int"):
         resolve(apply_overrides(MINIMAL, ["method.alpha=big"]))
@@ -101,3 +102,98 @@ def test_swapping_a_component_drops_the_old_parameters():
     assert resolve(cfg)["method"]["epochs"] == 3
     same = apply_overrides(config, ["method.name=eszsl"])
     assert same["method"] == {"name": "eszsl", "alpha": 2}  # same component: parameters kept
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"method": {"name": "cvae", "epochs": -5}}, r"^method\.epochs: expected a value > 0, got -5$"),
+        ({"method": {"name": "cvae", "lr": 0.0}}, r"^method\.lr: expected a value > 0"),
+        ({"method": {"name": "cvae", "lr": -0.001}}, r"^method\.lr: expected a value > 0"),
+        ({"method": {"name": "cvae", "kl_warmup": -1}}, r"^method\.kl_warmup: expected a value ≥ 0"),
+        ({"dataset": {"name": "synthetic_kg", "n_features": -5}}, r"^dataset\.n_features: expected a value > 0"),
+        (
+            {"dataset": {"name": "synthetic_kg", "test_fraction": 1.5}},
+            r"^dataset\.test_fraction: expected a value in \[0, 1\]",
+        ),
+        (
+            {"classifier": {"name": "softmax", "weight_decay": -1e-4}},
+            r"^classifier\.weight_decay: expected a value ≥ 0",
+        ),
+        ({"classifier": {"name": "softmax", "batch_size": 0}}, r"^classifier\.batch_size: expected a value > 0"),
+        ({"semantics": {"name": "gcnz", "hidden": [64, -1]}}, r"^semantics\.hidden: expected a value > 0"),
+        ({"semantics": {"name": "gcnz", "dropout": 1.2}}, r"^semantics\.dropout: expected a value in \[0, 1\]"),
+        ({"train": {"device": "tpu9"}}, r"^train\.device: expected auto, cpu, cuda, cuda:N or mps, got 'tpu9'$"),
+        ({"train": {"seed": -1}}, r"^train\.seed: expected a value ≥ 0"),
+        ({"eval": {"val_seen_fraction": 0}}, r"^eval\.val_seen_fraction: expected a value in \(0, 1\)"),
+        ({"eval": {"hit_k": [0, 5]}}, r"^eval\.hit_k: expected positive integers"),
+        ({"eval": {"select_by": "auc"}}, r"^eval\.select_by: expected"),
+    ],
+)
+def test_value_ranges_are_checked(override, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve({**MINIMAL, **override})
+
+
+def test_component_check_config_hook(monkeypatch):
+    from kgzsl.methods.eszsl import ESZSL
+
+    def check_config(cls, params):
+        if params["alpha"] > params["beta"] + 5:
+            raise ConfigError("alpha may exceed beta by at most 5")
+
+    monkeypatch.setattr(ESZSL, "check_config", classmethod(check_config), raising=False)
+    resolve({**MINIMAL, "method": {"name": "eszsl", "alpha": 2}})  # default beta -1: fine
+    with pytest.raises(ConfigError, match=r"^method: alpha may exceed beta by at most 5$"):
+        resolve({**MINIMAL, "method": {"name": "eszsl", "alpha": 5}})
+
+
+def test_classifier_override_without_a_section_gets_the_default_classifier():
+    cfg = resolve(apply_overrides({**MINIMAL, "method": {"name": "cvae"}}, ["classifier.epochs=5"]))
+    assert cfg["classifier"]["name"] == "softmax" and cfg["classifier"]["epochs"] == 5
+
+
+def test_classifier_for_a_method_without_one_is_a_warning_and_dropped():
+    warnings: list[str] = []
+    cfg = resolve({**MINIMAL, "classifier": {"name": "softmax"}}, warnings)
+    assert cfg["classifier"] is None
+    assert warnings == ["classifier: method 'eszsl' uses no classifier; the classifier section (softmax) is ignored"]
+    warnings.clear()
+    assert resolve({**MINIMAL, "method": {"name": "cvae"}, "classifier": "cosine"}, warnings)["classifier"]
+    assert warnings == []
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"method:\n  name: eszsl\n  alpha: \xff\xfe\n", r"bad\.yaml:3: not UTF-8 text \(byte 0xff\)"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", r"bad\.yaml:3: not a YAML config \(binary data"),
+        (b"method: {name: eszsl}\nx: \x07\n", r"bad\.yaml: invalid YAML: .*special characters"),
+    ],
+)
+def test_non_utf8_or_binary_config_is_one_line(tmp_path: Path, content, message):
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=message) as e:
+        load_config(path)
+    assert "\n" not in str(e.value)
+
+
+def test_unreadable_config_is_one_line(tmp_path: Path, monkeypatch):
+    path = tmp_path / "secret.yaml"
+    path.write_text("method: eszsl\n")
+
+    def denied(self):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", denied)  # chmod 0 does not stop root
+    with pytest.raises(ConfigError, match=r"secret\.yaml: cannot read the config \(Permission denied\)$"):
+        load_config(path)
+
+
+def test_check_value_ranges_of_every_default():
+    from kgzsl.registry import REGISTRIES, check_value_ranges
+
+    for section, registry in REGISTRIES.items():
+        for name in registry.names():
+            check_value_ranges(registry.defaults(name), f"{section}.{name}")  # defaults are valid
