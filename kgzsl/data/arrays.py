@@ -25,6 +25,7 @@ from kgzsl.data.dataset import (
     ZSLDataset,
     check_finite,
     check_known_ids,
+    check_ranges,
     class_disjoint_split,
     has_repeats,
     read_id_list,
@@ -168,7 +169,8 @@ class ArrayDataset(Component):
         val_class_fraction: without ``train`` / ``val`` in ``splits``, the share of seen classes
             held out for model selection.
         seed: seed of the generated splits.
-        name: the dataset's name in reports; default ``arrays:<features file name>``.
+        title: the dataset's name in reports; default ``arrays:<features file name>`` (not ``name``:
+            in a config, ``name`` is the registered dataset, ``name: arrays``).
     """
 
     #: its files are the user's: the contract test builds it with the parameters of this fixture
@@ -189,7 +191,7 @@ class ArrayDataset(Component):
         test_fraction: float = 0.2,
         val_class_fraction: float = 0.2,
         seed: int = 0,
-        name: str | None = None,
+        title: str | None = None,
     ) -> None:
         self.features = features
         self.classes = classes
@@ -204,9 +206,15 @@ class ArrayDataset(Component):
         self.test_fraction = test_fraction
         self.val_class_fraction = val_class_fraction
         self.seed = seed
-        self.name = name
+        self.title = title
+
+    @classmethod
+    def check_config(cls, params: dict[str, Any]) -> None:
+        """Refuse out-of-range parameters before any file is read (``dataset.KEY`` in the message)."""
+        check_ranges(params, non_negative=["seed"], open_unit=["test_fraction", "val_class_fraction"])
 
     def load(self) -> ZSLDataset:
+        self.check_config(self.get_params())
         classes_path = Path(self.classes).expanduser()
         seen_path, unseen_path = Path(self.seen).expanduser(), Path(self.unseen).expanduser()
         class_ids = read_id_list(classes_path, "class id")
@@ -250,7 +258,7 @@ class ArrayDataset(Component):
         sources += ([split_path] if split_path else []) + semantic_paths
         try:
             return ZSLDataset(
-                name=self.name or f"arrays:{feat_path.name}",
+                name=self.title or f"arrays:{feat_path.name}",
                 features=features,
                 labels=labels,
                 class_ids=class_ids,

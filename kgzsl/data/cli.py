@@ -23,7 +23,7 @@ def add_parser(sub: Any, parser_class: type) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="dataset parameter, e.g. --set name=CUB (repeatable)",
+        help="dataset parameter, e.g. --set benchmark=CUB (repeatable)",
     )
     p = data_sub.add_parser("extract-features", help="image features with an open_clip or torchvision backbone")
     p.add_argument("images", help="folder of images (one subfolder per class) ")
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         if args.dataset in DATASETS:
             name, spec = args.dataset, {}
         elif target.is_dir() and (target / "att_splits.mat").is_file():
-            name, spec = "xlsa17", {"root": str(target.parent), "name": target.name}
+            name, spec = "xlsa17", {"root": str(target.parent), "benchmark": target.name}
         else:
             valid = ", ".join(DATASETS.names())
             raise KGZSLError(f"{args.dataset}: not a registered dataset ({valid}) nor an xlsa17 folder")

@@ -20,10 +20,11 @@ from __future__ import annotations
 import warnings
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from kgzsl.data.dataset import ZSLDataset, standard_splits
+from kgzsl.data.dataset import ZSLDataset, check_ranges, standard_splits
 from kgzsl.data.features import backbone_slug, extract_features, list_images, load_extracted
 from kgzsl.errors import DataError
 from kgzsl.registry import DATASETS, Component
@@ -151,7 +152,18 @@ class ImageFolder(Component):
             raise DataError("image_folder: need 2+ seen classes (one is held out as validation)")
         return sorted(seen), sorted(unseen)
 
+    @classmethod
+    def check_config(cls, params: dict[str, Any]) -> None:
+        """Refuse out-of-range parameters before any file is read (``dataset.KEY`` in the message)."""
+        check_ranges(
+            params,
+            positive=["batch_size", "image_size"],
+            non_negative=["num_workers", "seed"],
+            open_unit=["test_fraction", "val_class_fraction"],
+        )
+
     def load(self) -> ZSLDataset:
+        self.check_config(self.get_params())
         if not self.root:
             raise DataError("image_folder: set root, the folder with one subfolder of images per class")
         root = Path(self.root).expanduser().resolve()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -30,13 +30,13 @@ from kgzsl.data.dataset import (
     ZSLDataset,
     check_finite,
     check_known_ids,
+    check_ranges,
     class_disjoint_split,
     from_one_based,
-    mat_fields,
     read_id_list,
-    read_mat,
 )
 from kgzsl.errors import DataError
+from kgzsl.matlab import NUMERIC_CLASSES, mat_fields, read_mat
 from kgzsl.registry import DATASETS, Component
 from kgzsl.resources import shared_data_dir
 
@@ -46,7 +46,6 @@ __all__ = ["ImageNetSplit", "read_imagenet_split", "KZSLImageNet", "FEATURE_FOLD
 FEATURE_FOLDERS = {"trainval": "ILSVRC2012_train", "test_seen": "ILSVRC2012_val", "test_unseen": "ILSVRC2011"}
 
 _SPLIT_SETS = ("seen", "hops2", "hops3", "rest", "no_w2v_index")
-_NUMERIC_CLASSES = {"double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"}
 
 
 @dataclass(frozen=True)
@@ -111,14 +110,14 @@ class KZSLImageNet(Component):
     class file at a time, so the peak memory is the features plus one class.
 
     Args:
-        name: ``ImNet_A`` or ``ImNet_O`` (picks the default seen / unseen lists), or
+        benchmark: ``ImNet_A`` or ``ImNet_O`` (picks the default seen / unseen lists), or
             ``ImageNet21K``: the GCNZ / DGP protocol, the 1,000 ILSVRC 2012 classes seen and
             ``test_set`` unseen, taken from ``split.mat`` (lists are then ignored). Its test sets
             hold millions of images: cap them with ``max_test_images_per_class``.
         root: folder holding ``ILSVRC2012_train/``, ``ILSVRC2012_val/`` and ``ILSVRC2011/``;
             default ``$KGZSL_SHARED_DATA/imagenet/Res101_Features``.
         split_file: ``split.mat``; default ``$KGZSL_SHARED_DATA/imagenet/split.mat``.
-        seen_file: seen wnids, one a line; default ``$KGZSL_SHARED_DATA/kzsl/splits/<name>/seen.txt``.
+        seen_file: seen wnids, one a line; default ``$KGZSL_SHARED_DATA/kzsl/splits/<benchmark>/seen.txt``.
         unseen_file: unseen wnids; default ``…/unseen.txt`` beside it.
         feature_key: field of the per-class files holding the ``n × D`` features.
         max_test_images_per_class: keep the first ``n`` test images of each class (OntoZSL's
@@ -136,7 +135,7 @@ class KZSLImageNet(Component):
 
     def __init__(
         self,
-        name: Literal["ImNet_A", "ImNet_O", "ImageNet21K"] = "ImNet_A",
+        benchmark: Literal["ImNet_A", "ImNet_O", "ImageNet21K"] = "ImNet_A",
         root: str | None = None,
         split_file: str | None = None,
         seen_file: str | None = None,
@@ -148,7 +147,7 @@ class KZSLImageNet(Component):
         test_set: Literal["2-hops", "3-hops", "all"] = "2-hops",
     ) -> None:
         self.test_set = test_set
-        self.name = name
+        self.benchmark = benchmark
         self.root = root
         self.split_file = split_file
         self.seen_file = seen_file
@@ -166,13 +165,21 @@ class KZSLImageNet(Component):
             raise DataError(f"kzsl_imagenet: set the path of {default[-1]!r} or $KGZSL_SHARED_DATA")
         return shared.joinpath(*default)
 
+    @classmethod
+    def check_config(cls, params: dict[str, Any]) -> None:
+        """Refuse out-of-range parameters before any file is read (``dataset.KEY`` in the message)."""
+        check_ranges(
+            params, positive=["max_test_images_per_class"], non_negative=["val_seed"], open_unit=["val_class_fraction"]
+        )
+
     def load(self) -> ZSLDataset:
+        self.check_config(self.get_params())
         split_path = self._path(self.split_file, "imagenet", "split.mat")
-        seen_path = self._path(self.seen_file, "kzsl", "splits", self.name, "seen.txt")
-        unseen_path = self._path(self.unseen_file, "kzsl", "splits", self.name, "unseen.txt")
+        seen_path = self._path(self.seen_file, "kzsl", "splits", self.benchmark, "seen.txt")
+        unseen_path = self._path(self.unseen_file, "kzsl", "splits", self.benchmark, "unseen.txt")
         split = read_imagenet_split(split_path)
         where = f"{split_path} field 'allwnids'"
-        if self.name == "ImageNet21K":
+        if self.benchmark == "ImageNet21K":
             # GCNZ / DGP's protocol: the 1K ILSVRC 2012 classes are seen; the test sets grow
             # outwards in the hierarchy (2-hops ⊂ 3-hops ⊂ all), as split.mat's class sets
             sets = {"2-hops": ["hops2"], "3-hops": ["hops2", "hops3"], "all": ["hops2", "hops3", "rest"]}
@@ -199,10 +206,6 @@ class KZSLImageNet(Component):
                         f"{path}: {wnid!r} {kind} one of the 1,000 ILSVRC 2012 classes ('seen' of {split_path})"
                     )
 
-        if self.max_test_images_per_class is not None and self.max_test_images_per_class < 1:
-            raise DataError(
-                f"kzsl_imagenet: max_test_images_per_class must be at least 1, got {self.max_test_images_per_class}"
-            )
         root = self._path(self.root, "imagenet", "Res101_Features")
         if not root.is_dir():
             raise MissingFeaturesError(
@@ -242,7 +245,7 @@ class KZSLImageNet(Component):
             labels, out["trainval"], seen, self.val_class_fraction, self.val_seed
         )
         return ZSLDataset(
-            name=f"kzsl_imagenet:{self.name}" + (f":{self.test_set}" if self.name == "ImageNet21K" else ""),
+            name=f"kzsl_imagenet:{self.benchmark}" + (f":{self.test_set}" if self.benchmark == "ImageNet21K" else ""),
             features=features,
             labels=labels,
             class_ids=class_ids,
@@ -260,8 +263,15 @@ class KZSLImageNet(Component):
         if self.feature_key not in fields:
             raise DataError(f"{file}: field {self.feature_key!r} is missing (fields: {', '.join(fields) or 'none'})")
         shape, cls = fields[self.feature_key]
-        if len(shape) != 2 or cls not in _NUMERIC_CLASSES:
+        if len(shape) != 2 or cls not in NUMERIC_CLASSES:
             raise DataError(f"{file}: field {self.feature_key!r} must be a numeric n × D matrix, got {cls} {shape}")
         if shape[0] == 0:
             raise DataError(f"{file}: field {self.feature_key!r}: class {wnid!r} has no images")
         return (shape[0] if cap is None else min(cap, shape[0])), shape[1]
+
+
+# `dataset: {name: ImNet_A}` names a benchmark where a registered dataset is expected
+for _benchmark in ("ImNet_A", "ImNet_O", "ImageNet21K"):
+    DATASETS.hints[_benchmark] = (
+        f"a K-ZSL ImageNet benchmark; write dataset: {{name: kzsl_imagenet, benchmark: {_benchmark}}}"
+    )

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
-from kgzsl.data.dataset import ZSLDataset, standard_splits
-from kgzsl.errors import DataError
+from kgzsl.data.dataset import ZSLDataset, check_finite_classes, check_ranges, standard_splits
+from kgzsl.errors import ConfigError, DataError
+from kgzsl.matlab import read_mat
 from kgzsl.registry import DATASETS, Component
 from kgzsl.resources import resolve_path, shared_data_dir
 
@@ -88,7 +89,7 @@ class SyntheticKG(Component):
 
     The classes and their seen/unseen split come from a JSON split file; the hidden class
     semantics are the ontology's class–attribute vectors concatenated with the class's
-    ancestors (see :func:`kgzsl.semantics.attributes.class_attribute_matrix`). The embedded
+    ancestors (see :func:`kgzsl.knowledge.matrices.class_attribute_matrix`). The embedded
     default is the project's animal ontology (48 classes: 36 seen, 12 unseen).
 
     Args:
@@ -128,13 +129,25 @@ class SyntheticKG(Component):
         self.val_class_fraction = val_class_fraction
         self.seed = seed
 
+    @classmethod
+    def check_config(cls, params: dict[str, Any]) -> None:
+        """Refuse out-of-range parameters before any file is read (``dataset.KEY`` in the message)."""
+        check_ranges(
+            params,
+            positive=["n_features", "min_images", "max_images", "spread"],
+            non_negative=["seed"],
+            open_unit=["test_fraction", "val_class_fraction"],
+        )
+        low, high = params.get("min_images"), params.get("max_images")
+        if isinstance(low, int) and isinstance(high, int) and low > high:
+            raise ConfigError(f"dataset.min_images: {low} is more than max_images ({high})")
+
     def load(self) -> ZSLDataset:
         from kgzsl.knowledge.alignment import align_classes
+        from kgzsl.knowledge.matrices import class_ancestor_matrix, class_attribute_matrix
         from kgzsl.knowledge.store import KnowledgeGraph
-        from kgzsl.semantics.attributes import class_ancestor_matrix, class_attribute_matrix
 
-        if not 0 < self.min_images <= self.max_images:
-            raise DataError(f"dataset: need 0 < min_images <= max_images, got {self.min_images}, {self.max_images}")
+        self.check_config(self.get_params())
         onto_path = resolve_path(self.ontology, kind="ontology")
         split_path = resolve_path(self.split, kind="split")
         seen_names, unseen_names = _read_split(split_path)
@@ -231,9 +244,24 @@ def _read_names(path: Path) -> list[str]:
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _mat_names(value: np.ndarray) -> list[str]:
-    # scipy gives MATLAB cell arrays of strings as object arrays of 1-element string arrays
-    return [str(np.asarray(v).ravel()[0]).strip() for v in np.asarray(value).ravel()]
+def _mat_names(value: Any, path: Path, n_classes: int) -> list[str]:
+    """``allclasses_names`` as read by :func:`~kgzsl.matlab.read_mat` (a cell of strings: a list)."""
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(x, str) for x in names):
+        raise DataError(f"{path}: field 'allclasses_names' must be a cell array of class names")
+    if len(names) != n_classes:
+        raise DataError(f"{path}: field 'allclasses_names' has {len(names)} names for {n_classes} columns of 'att'")
+    return [x.strip() for x in names]
+
+
+def _class_matrix(value: Any, path: Path, key: str) -> np.ndarray:
+    """A ``d × C`` numeric matrix of ``att_splits.mat`` as ``[C, d]`` float64, NaN / inf reported against the file."""
+    arr = np.asarray(value)
+    if arr.ndim != 2 or arr.size == 0 or arr.dtype.kind not in "biuf":
+        raise DataError(f"{path}: field {key!r} must be a numeric d × C matrix, got {arr.dtype} {arr.shape}")
+    arr = arr.astype(np.float64).T
+    check_finite_classes(arr, f"{path}: field {key!r}")
+    return arr
 
 
 @DATASETS.register("synthetic_benchmark")
@@ -304,8 +332,8 @@ class SyntheticBenchmark(Component):
             shared = shared_data_dir()
             if shared is None:
                 raise DataError(
-                    "synthetic_benchmark: set root to the folder holding "
-                    f"{self.benchmark}/att_splits.mat, or set KGZSL_SHARED_DATA"
+                    f"synthetic_benchmark: needs the benchmark's real att_splits.mat: set dataset.root to the folder "
+                    f"holding {self.benchmark}/att_splits.mat (e.g. xlsa17/), or set KGZSL_SHARED_DATA"
                 )
             root = shared / "xlsa17"
         return root / self.benchmark
@@ -330,28 +358,34 @@ class SyntheticBenchmark(Component):
             result.append(np.sort([index[c] for c in listed]))
         return result[0], result[1]
 
-    def load(self) -> ZSLDataset:
-        from scipy.io import loadmat
+    @classmethod
+    def check_config(cls, params: dict[str, Any]) -> None:
+        """Refuse out-of-range parameters before any file is read (``dataset.KEY`` in the message)."""
+        check_ranges(
+            params,
+            positive=["n_features", "hidden", "spread"],
+            non_negative=["size_spread", "seed"],
+            open_unit=["val_class_fraction"],
+        )
 
+    def load(self) -> ZSLDataset:
+        self.check_config(self.get_params())
         if self.benchmark not in BENCHMARK_CLASSES:
-            raise DataError(f"synthetic_benchmark: unknown benchmark {self.benchmark!r}")
+            valid = ", ".join(BENCHMARK_CLASSES)
+            raise ConfigError(f"dataset.benchmark: unknown benchmark {self.benchmark!r}; valid: {valid}")
         folder = self._folder()
         mat_path = folder / "att_splits.mat"
         if not mat_path.is_file():
             raise DataError(f"{mat_path}: no such file (the benchmark's real att_splits.mat)")
-        mat = loadmat(mat_path)
-        for key in ("att", "trainval_loc", "test_seen_loc", "test_unseen_loc"):
-            if key not in mat:
-                raise DataError(f"{mat_path}: no field {key!r}")
-        att = np.asarray(mat["att"], dtype=np.float64).T  # stored [d, C]
+        locs = ("trainval_loc", "test_seen_loc", "test_unseen_loc")
+        mat = read_mat(mat_path, ["att", *locs], optional=["allclasses_names", "original_att"])
+        att = _class_matrix(mat["att"], mat_path, "att")
         n_classes = len(att)
         if "allclasses_names" in mat:
-            names = _mat_names(mat["allclasses_names"])
+            names = _mat_names(mat["allclasses_names"], mat_path, n_classes)
         else:
             names = [f"{self.benchmark}_{i + 1:03d}" for i in range(n_classes)]
-        n_trainval, n_test_seen, n_test_unseen = (
-            mat[k].size for k in ("trainval_loc", "test_seen_loc", "test_unseen_loc")
-        )
+        n_trainval, n_test_seen, n_test_unseen = (np.asarray(mat[k]).size for k in locs)
 
         rng = np.random.default_rng(self.seed)
         seen, unseen = self._seen_unseen(folder, names, rng)
@@ -396,7 +430,10 @@ class SyntheticBenchmark(Component):
 
         semantics = {"att": att.astype(np.float32)}
         if "original_att" in mat:
-            semantics["original_att"] = np.asarray(mat["original_att"], dtype=np.float32).T
+            original = _class_matrix(mat["original_att"], mat_path, "original_att")
+            if len(original) != n_classes:
+                raise DataError(f"{mat_path}: field 'original_att' has {len(original)} classes, 'att' {n_classes}")
+            semantics["original_att"] = original.astype(np.float32)
         return ZSLDataset(
             name=f"synthetic_benchmark:{self.benchmark}",
             features=features,

@@ -27,14 +27,16 @@ from kgzsl.data.dataset import (
     MissingFeaturesError,
     ZSLDataset,
     check_finite,
+    check_finite_classes,
     check_known_ids,
+    check_ranges,
     class_disjoint_split,
     from_one_based,
     has_repeats,
     read_id_list,
-    read_mat,
 )
 from kgzsl.errors import DataError
+from kgzsl.matlab import read_mat
 from kgzsl.registry import DATASETS, Component
 from kgzsl.resources import shared_data_dir
 
@@ -68,8 +70,11 @@ def read_semantic_file(spec: str, class_ids: list[str]) -> tuple[np.ndarray, Pat
     c = len(class_ids)
     if matrix.ndim != 2 or c not in matrix.shape:
         raise DataError(f"{path}: field {key!r} has shape {matrix.shape}; expected d × {c} or {c} × d")
-    matrix = matrix.T if matrix.shape[1] == c else matrix
-    return np.ascontiguousarray(matrix, dtype=np.float32), path
+    if matrix.dtype.kind not in "iufb":
+        raise DataError(f"{path}: field {key!r} must be numeric, got {matrix.dtype}")
+    matrix = np.ascontiguousarray(matrix.T if matrix.shape[1] == c else matrix, dtype=np.float32)
+    check_finite_classes(matrix, f"{path}: field {key!r}", class_ids)
+    return matrix, path
 
 
 def _numbered(name: str, c: int) -> list[str]:
@@ -91,8 +96,9 @@ class XLSA17(Component):
     (FLO), a seeded draw of ``val_class_fraction`` of the seen classes.
 
     Args:
-        name: dataset folder under ``root``.
-        root: folder holding ``<name>/res101.mat`` and ``<name>/att_splits.mat``; default
+        benchmark: dataset folder under ``root`` (``AWA2``, ``CUB``, ...). Called ``benchmark``, not
+            ``name``: in a config, ``name`` is the registered dataset (``name: xlsa17``).
+        root: folder holding ``<benchmark>/res101.mat`` and ``<benchmark>/att_splits.mat``; default
             ``$KGZSL_SHARED_DATA/xlsa17`` (``…/xlsa17/v1`` for version 1).
         version: ``"v1"`` reads ``train_loc`` / ``val_loc``; ``"v2"`` makes ``train`` / ``val``.
         features_file: feature file in the dataset folder (``D × N``: any backbone, any ``D``).
@@ -119,7 +125,7 @@ class XLSA17(Component):
 
     def __init__(
         self,
-        name: Literal["AWA1", "AWA2", "CUB", "SUN", "APY", "FLO"] = "AWA2",
+        benchmark: Literal["AWA1", "AWA2", "CUB", "SUN", "APY", "FLO"] = "AWA2",
         root: str | None = None,
         version: Literal["v1", "v2"] = "v2",
         features_file: str = "res101.mat",
@@ -131,7 +137,7 @@ class XLSA17(Component):
         val_seed: int = 0,
         mmap: bool = True,
     ) -> None:
-        self.name = name
+        self.benchmark = benchmark
         self.root = root
         self.version = version
         self.features_file = features_file
@@ -144,15 +150,21 @@ class XLSA17(Component):
         self.mmap = mmap
 
     def folder(self) -> Path:
-        """The dataset's folder, ``<root>/<name>``."""
+        """The dataset's folder, ``<root>/<benchmark>``."""
         if self.root is not None:
-            return Path(self.root).expanduser() / self.name
+            return Path(self.root).expanduser() / self.benchmark
         shared = shared_data_dir()
         if shared is None:
-            raise DataError("xlsa17: set 'root' (the folder holding <NAME>/att_splits.mat) or $KGZSL_SHARED_DATA")
-        return shared / "xlsa17" / ("v1" if self.version == "v1" else "") / self.name
+            raise DataError("xlsa17: set 'root' (the folder holding <BENCHMARK>/att_splits.mat) or $KGZSL_SHARED_DATA")
+        return shared / "xlsa17" / ("v1" if self.version == "v1" else "") / self.benchmark
+
+    @classmethod
+    def check_config(cls, params: dict[str, Any]) -> None:
+        """Refuse out-of-range parameters before any file is read (``dataset.KEY`` in the message)."""
+        check_ranges(params, non_negative=["val_seed"], open_unit=["val_class_fraction"])
 
     def load(self) -> ZSLDataset:
+        self.check_config(self.get_params())
         if self.version not in ("v1", "v2"):
             raise DataError(f"xlsa17: version must be 'v1' or 'v2', got {self.version!r}")
         folder = self.folder()
@@ -167,7 +179,7 @@ class XLSA17(Component):
         if self.semantics is None:
             sem_keys = [k for k in _DEFAULT_SEMANTICS if k in meta]
 
-        class_ids = self._class_ids(self.name, meta, sem_keys, split_path)
+        class_ids = self._class_ids(self.benchmark, meta, sem_keys, split_path)
         semantics: dict[str, np.ndarray] = {}
         sources = [split_path]
         if class_ids is not None:
@@ -180,7 +192,7 @@ class XLSA17(Component):
             c = int(np.max(labels1)) if labels1.size else 0
             if c < 1:
                 raise DataError(f"{feat_path}: field 'labels' has no class labels")
-            class_ids = _numbered(self.name, c)
+            class_ids = _numbered(self.benchmark, c)
         c = len(class_ids)
         labels = from_one_based(labels1, c, f"{feat_path}: field 'labels'")
         counts = np.bincount(labels, minlength=c)
@@ -219,7 +231,7 @@ class XLSA17(Component):
         if self.version == "v2" and self.val_split and val_file.is_file():
             sources.append(val_file)
         return ZSLDataset(
-            name=f"xlsa17:{self.name}:{self.version}",
+            name=f"xlsa17:{self.benchmark}:{self.version}",
             features=features,
             labels=labels,
             class_ids=class_ids,
@@ -274,7 +286,7 @@ class XLSA17(Component):
     def _all_semantics(
         self, meta: dict[str, Any], sem_keys: list[str], class_ids: list[str], split_path: Path
     ) -> tuple[dict[str, np.ndarray], list[Path]]:
-        semantics = {k: self._semantic(meta[k], len(class_ids), split_path, k) for k in sem_keys}
+        semantics = {k: self._semantic(meta[k], class_ids, split_path, k) for k in sem_keys}
         sources = [split_path]
         for key, spec in (self.semantic_files or {}).items():
             semantics[key], path = read_semantic_file(spec, class_ids)
@@ -282,11 +294,14 @@ class XLSA17(Component):
         return semantics, sources
 
     @staticmethod
-    def _semantic(value: Any, c: int, path: Path, key: str) -> np.ndarray:
+    def _semantic(value: Any, class_ids: list[str], path: Path, key: str) -> np.ndarray:
         arr = np.asarray(value)
+        c = len(class_ids)
         if arr.ndim != 2 or arr.shape[1] != c or arr.dtype.kind not in "iufb":
             raise DataError(f"{path}: field {key!r} has shape {arr.shape}; expected A × {c} (one column per class)")
-        return np.ascontiguousarray(arr.T, dtype=np.float32)
+        matrix = np.ascontiguousarray(arr.T, dtype=np.float32)
+        check_finite_classes(matrix, f"{path}: field {key!r}", class_ids)
+        return matrix
 
     def _train_val(
         self,
@@ -320,3 +335,9 @@ class XLSA17(Component):
                 raise DataError(f"{path}: {class_ids[unseen[0]]!r} is not a seen class")
             return class_disjoint_split(labels, trainval, seen, val_classes=val_classes)
         return class_disjoint_split(labels, trainval, seen, self.val_class_fraction, self.val_seed)
+
+
+# `dataset: {name: AWA2}` or `--set dataset.name=CUB` names a benchmark where a registered
+# dataset is expected: say what to write instead of listing the registered datasets
+for _benchmark in XLSA17_DATASETS:
+    DATASETS.hints[_benchmark] = f"an xlsa17 benchmark; write dataset: {{name: xlsa17, benchmark: {_benchmark}}}"

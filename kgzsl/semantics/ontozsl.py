@@ -7,7 +7,8 @@
    :func:`~kgzsl.semantics.kge.fit_kge` (early stopping, link-prediction MRR on held-out
    triples). Its entity vectors ``sₑ`` and relation vectors ``r`` are then frozen.
 2. **Text-aware mapping**: each entity's text (its ``rdfs:label`` names, or its literals,
-   else its local name) embedded as ``xₑ`` (averaged word vectors, as in the paper, or
+   found where the KG keeps them: :func:`kgzsl.knowledge.texts.entity_texts`; else its
+   local name, with a warning) embedded as ``xₑ`` (averaged word vectors, as in the paper, or
    sentence embeddings); two one-layer maps into a shared ``m``-d space,
 
    ``Sₑ = tanh(W_s sₑ + b_s)``, ``R = tanh(W_s r + b_s)`` (the same map for entities and
@@ -42,7 +43,7 @@ from kgzsl.knowledge.store import local_name
 from kgzsl.registry import SEMANTICS
 from kgzsl.semantics.base import ClassEmbeddings, SemanticEncoder, normalize_rows
 from kgzsl.semantics.kge import class_triples, fit_kge
-from kgzsl.semantics.text import read_word_vectors, readable_name, tokenize_words
+from kgzsl.semantics.text import read_word_vectors, tokenize_words
 
 if TYPE_CHECKING:
     import torch
@@ -59,37 +60,21 @@ _RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 _ID_KEYS = ("ids", "class_ids", "wnids", "allclasses_names", "classes", "names")
 
 
-def _local_text(iri: str) -> str:
-    """An entity's readable local name (percent-decoded, ``_`` as spaces); ``""`` for blank nodes."""
-    if iri.startswith("_:"):
-        return ""
-    return readable_name(unquote(local_name(iri)))
-
-
 def entity_texts(
     kg: KnowledgeGraph, node_ids: list[str], texts: Literal["label", "literals"] = "label"
 ) -> tuple[list[list[str]], int]:
-    """Each node's texts: its ``rdfs:label`` names (comma-separated parts) or all its literals.
-
-    A node without one falls back to its readable local name (``musteline_mammal`` →
-    ``musteline mammal``), as the authors embed the entity names of ``entities_names.dict``;
-    a blank node has none and gets no text.
+    """Each node's texts, found where the KG keeps them (:func:`kgzsl.knowledge.texts.entity_texts`:
+    labels, class-list names, literals, ``owl:sameAs`` partners' labels, names of ConceptNet-style
+    IRIs), else its readable local name (``musteline_mammal`` → ``musteline mammal``), as the
+    authors embed the entity names of ``entities_names.dict``; a blank node has none.
 
     Returns:
         ``(sorted unique texts per node in node_ids order, number of nodes that fell back)``.
     """
-    from kgzsl.knowledge.views import to_pyg
+    from kgzsl.knowledge.texts import entity_texts as find_texts
 
-    view = to_pyg(kg, literal_relations=[_RDFS_LABEL] if texts == "label" else None)
-    out, fell_back = [], 0
-    for iri in node_ids:
-        node = view.node_index.get(iri)
-        values = view.literals.get(node, []) if node is not None else []
-        parts = {p.strip() for v in values for p in (v.split(",") if texts == "label" else [v]) if p.strip()}
-        if not parts and (name := _local_text(iri)):
-            parts, fell_back = {name}, fell_back + 1
-        out.append(sorted(parts))
-    return out, fell_back
+    found = find_texts(kg, node_ids, texts)
+    return found.texts, found.fell_back
 
 
 def text_aware_energy(
@@ -143,8 +128,11 @@ class OntoZSL(SemanticEncoder):
     :class:`~kgzsl.semantics.kge.KGEmbedding`), ``ontozsl/loss`` (the mapping's last-epoch
     mean loss), ``ontozsl/retrieval_acc`` and ``ontozsl/retrieval_mrr`` (held-out entities'
     text → structure top-1 and MRR), ``ontozsl/random_retrieval_acc`` and ``ontozsl/random_retrieval_mrr`` (chance),
-    ``ontozsl/heldout_entities``, ``ontozsl/text_entities`` and
-    ``ontozsl/name_fallback_entities``.
+    ``ontozsl/heldout_entities``, ``ontozsl/text_entities``,
+    ``ontozsl/name_fallback_entities`` and ``ontozsl/name_fallback_fraction`` (entities whose
+    IRI's local name stood in for a missing text; a warning says so too) and
+    ``ontozsl/texts_from_<source>`` (entities by where their text was found: ``label``,
+    ``literal``, ``same_as``, ``iri_name``, ``fallback``, ``none``).
 
     Args:
         dim: TransE entity and relation size (paper: 100).
@@ -289,8 +277,22 @@ class OntoZSL(SemanticEncoder):
         struct = F.normalize(fit.model.node_emb.weight.detach().cpu(), p=1.0, dim=-1)
         rel_struct = fit.model.rel_emb.weight.detach().cpu()
 
-        # 2. text of every node
-        per_node, fell_back = entity_texts(kg, view.node_ids, self.texts)
+        # 2. text of every node, where the KG keeps it; say loudly when an IRI stands in for it
+        from kgzsl.knowledge.texts import entity_texts as find_texts
+
+        found = find_texts(kg, view.node_ids, self.texts)
+        per_node, fell_back = found.texts, found.fell_back
+        if fell_back:
+            import warnings
+
+            warnings.warn(
+                f"ontozsl: {fell_back:,} of {view.num_nodes:,} entities have no text (no label, literal,"
+                f" sameAs partner or name-like IRI); their IRIs' local names stand in"
+                f" (e.g. {', '.join(found.examples(entities=view.node_ids, n=3))})",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.metrics_.update({f"ontozsl/texts_from_{k}": float(v) for k, v in found.counts().items()})
         text_np, has_text = self._embed_texts(per_node)
         no_text = [iri for iri, row in zip(iris, class_rows.tolist()) if not has_text[row]]
         if no_text:
@@ -298,6 +300,7 @@ class OntoZSL(SemanticEncoder):
         text = torch.from_numpy(text_np)
         self.metrics_["ontozsl/text_entities"] = float(has_text.sum())
         self.metrics_["ontozsl/name_fallback_entities"] = float(fell_back)
+        self.metrics_["ontozsl/name_fallback_fraction"] = fell_back / max(view.num_nodes, 1)
 
         # held-out entities: non-class entities with a text, whose triples the mapping never sees
         gen = torch.Generator().manual_seed(self.seed + 2)
@@ -477,11 +480,10 @@ class PrecomputedEmbeddings(SemanticEncoder):
                     row_ids = _as_ids(f[id_key], f"{path}: {id_key}")
             return matrix, row_ids
         if suffix == ".mat":
-            from kgzsl.data.dataset import mat_fields, read_mat
+            from kgzsl.matlab import NUMERIC_CLASSES, mat_fields, read_mat
 
             fields = mat_fields(path)
-            numeric = {"double", "single", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"}
-            key = self.key or self._only_matrix(path, {k: (s, c in numeric) for k, (s, c) in fields.items()})
+            key = self.key or self._only_matrix(path, {k: (s, c in NUMERIC_CLASSES) for k, (s, c) in fields.items()})
             id_key = id_key or self._default_ids(path, fields, row_ids)
             data = read_mat(path, [key] + ([id_key] if id_key else []))
             if id_key is not None:

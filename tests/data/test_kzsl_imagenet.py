@@ -89,7 +89,7 @@ def test_default_paths_are_shared_data(shared_data):
     with pytest.raises(MissingFeaturesError, match=r"imagenet/Res101_Features: no such folder"):
         KZSLImageNet().load()
     with pytest.raises(DataError, match=r"kzsl/splits/ImNet_O/seen.txt: no such file"):
-        KZSLImageNet(name="ImNet_O").load()
+        KZSLImageNet(benchmark="ImNet_O").load()
 
 
 # ---------------------------------------------------------------- a tiny split.mat
@@ -228,11 +228,11 @@ def test_imagenet21k_protocol_on_files_of_the_real_schema(shared_data: Path, tmp
         (tmp_path / folder).mkdir()
         for i in classes:
             scipy.io.savemat(str(tmp_path / folder / f"{i + 1}.mat"), {"features": rng.random((2, 3))})
-    ds = KZSLImageNet(name="ImageNet21K", test_set="2-hops", root=str(tmp_path)).load()
+    ds = KZSLImageNet(benchmark="ImageNet21K", test_set="2-hops", root=str(tmp_path)).load()
     assert len(ds.seen) == 1000 and len(ds.unseen) == len(split.hops2) == 1509
     assert len(ds.splits["trainval"]) == 2000 and len(ds.splits["test_unseen"]) == 2 * 1509
     assert ds.name == "kzsl_imagenet:ImageNet21K:2-hops"
     assert ds.class_ids[:3] == [split.wnids[i] for i in split.seen[:3]]
     # the bigger test sets need files for their classes: a clear error names the first missing one
     with pytest.raises(DataError, match=r"no such file \(features of class"):
-        KZSLImageNet(name="ImageNet21K", test_set="3-hops", root=str(tmp_path)).load()
+        KZSLImageNet(benchmark="ImageNet21K", test_set="3-hops", root=str(tmp_path)).load()

@@ -3,7 +3,7 @@ import pytest
 
 from kgzsl.data.dataset import ZSLDataset, standard_splits
 from kgzsl.data.synthetic import SyntheticKG, synthesize_features
-from kgzsl.errors import DataError
+from kgzsl.errors import ConfigError, DataError
 from kgzsl.testing import toy_dataset
 
 
@@ -69,7 +69,7 @@ def test_dataset_validation_errors():
         ZSLDataset(**{**kwargs, "unseen": np.array([0, 8])})
     with pytest.raises(DataError, match="split 'train' is missing"):
         ZSLDataset(**{**kwargs, "splits": {k: v for k, v in ds.splits.items() if k != "train"}})
-    with pytest.raises(DataError, match="min_images <= max_images"):
+    with pytest.raises(ConfigError, match=r"^dataset\.min_images: 10 is more than max_images \(5\)$"):
         SyntheticKG(min_images=10, max_images=5).load()
 
 

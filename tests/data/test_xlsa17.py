@@ -83,7 +83,7 @@ def make_folder(
 def test_real_split_files_give_the_published_sizes(shared_data, tmp_path, name):
     n, n_tv, n_ts, n_tu, n_seen, n_unseen = REAL[name]
     root, features, labels = make_folder(tmp_path, shared_data / "xlsa17" / name, name, REAL[name][5])
-    ds = XLSA17(name=name, root=str(root)).load()
+    ds = XLSA17(benchmark=name, root=str(root)).load()
     assert ds.features.shape == (n, 4) and len(ds.labels) == n
     s = ds.splits
     assert (len(s["trainval"]), len(s["test_seen"]), len(s["test_unseen"])) == (n_tv, n_ts, n_tu)
@@ -147,7 +147,7 @@ def test_v1_on_a_v2_file_names_the_missing_field(shared_data, tmp_path):
 def test_matlab_v73_files_load_like_v5(shared_data, tmp_path):
     name, src = "CUB", shared_data / "xlsa17" / "CUB"
     v5_root, features, labels = make_folder(tmp_path / "v5", src, name, 50)
-    v5 = XLSA17(name=name, root=str(v5_root)).load()
+    v5 = XLSA17(benchmark=name, root=str(v5_root)).load()
     # the same data as MATLAB's save -v7.3 writes it, deflated, split file included
     folder = tmp_path / "v73" / name
     folder.mkdir(parents=True)
@@ -167,7 +167,7 @@ def test_matlab_v73_files_load_like_v5(shared_data, tmp_path):
     with h5py.File(folder / "att_splits.mat") as f:
         assert f["allclasses_names"].attrs["MATLAB_class"] == b"cell" and f["allclasses_names"].shape == (1, 200)
         assert f["att"].shape == (200, 312)
-    v73 = XLSA17(name=name, root=str(tmp_path / "v73")).load()
+    v73 = XLSA17(benchmark=name, root=str(tmp_path / "v73")).load()
     assert v73.class_ids == v5.class_ids and v73.class_ids[0] == "002.Laysan_Albatross"
     np.testing.assert_array_equal(v73.features, v5.features)
     np.testing.assert_array_equal(v73.labels, v5.labels)
@@ -180,7 +180,7 @@ def test_matlab_v73_files_load_like_v5(shared_data, tmp_path):
 def test_semantic_files_add_sentences_and_ontology_embeddings(shared_data, tmp_path):
     root, _, _ = make_folder(tmp_path, shared_data / "xlsa17" / "CUB", "CUB", 50)
     sent = shared_data / "xlsa17" / "CUB_sent" / "sent_splits.mat"
-    ds = XLSA17(name="CUB", root=str(root), semantics=["att"], semantic_files={"sent": str(sent)}).load()
+    ds = XLSA17(benchmark="CUB", root=str(root), semantics=["att"], semantic_files={"sent": str(sent)}).load()
     assert set(ds.semantics) == {"att", "sent"} and ds.semantics["sent"].shape == (200, 1024)
     assert sent in ds.source_files
     root, _, _ = make_folder(tmp_path / "awa", shared_data / "xlsa17" / "AWA2", "AWA2", 10)
@@ -232,7 +232,7 @@ def tiny(tmp_path: Path, **overrides) -> Path:
 
 
 def load_tiny(tmp_path: Path, **params):
-    return XLSA17(name="AWA1", root=str(tmp_path), **params).load()
+    return XLSA17(benchmark="AWA1", root=str(tmp_path), **params).load()
 
 
 def test_tiny_dataset_loads(tmp_path):
@@ -301,7 +301,7 @@ def test_missing_files_and_bad_val_lists(tmp_path):
     ds = load_tiny(root)
     assert ds.val_classes.tolist() == [0, 1] and ds.train_classes.tolist() == [2, 3]
     (root / "AWA1" / "att_splits.mat").write_bytes(b"not a mat file at all" * 10)
-    with pytest.raises(DataError, match=r"att_splits.mat: not a readable MATLAB .mat file"):
+    with pytest.raises(DataError, match=r"att_splits.mat: not a readable MATLAB file"):
         load_tiny(root)
 
 

@@ -3,8 +3,8 @@
 Three shapes of the same information, a class × attribute matrix:
 
 * ``attributes-mat`` (``.mat``): an xlsa17 ``att_splits.mat``: ``original_att`` (or ``att``)
-  is ``[A, C]``, ``allclasses_names`` the ``C`` class names. MATLAB v5 files are read with
-  SciPy, v7.3 (HDF5) files with h5py. A ``[C, A]`` matrix is accepted too (orientation from
+  is ``[A, C]``, ``allclasses_names`` the ``C`` class names. MATLAB v5 and v7.3 (HDF5) files
+  are read by :func:`kgzsl.matlab.read_mat`. A ``[C, A]`` matrix is accepted too (orientation from
   the number of class names; a square one is taken as xlsa17's ``[A, C]``).
 * ``attributes-json`` (no default extension): a JSON object keyed by class, whose values are
   lists of attribute names (K-ZSL's ImNet-A ``class-attributes.json``; value 1 each),
@@ -224,57 +224,20 @@ def _check_matrix(matrix: Any, path: Path, key: str) -> np.ndarray:
 # --- .mat ----------------------------------------------------------------------------------
 
 
-def _mat_strings(value: Any) -> list[str]:
-    """Names from a MATLAB cell array of strings or a char matrix, as SciPy returns them."""
-    array = np.asarray(value)
-    if array.dtype.kind == "U":  # a char matrix: SciPy gives one string per row
-        return [str(s).strip() for s in array.reshape(-1)]
-    # a cell array: each cell a (1, n) char array, or empty
-    return ["".join(str(x) for x in np.asarray(item).reshape(-1)).strip() for item in array.reshape(-1)]
-
-
 def _load_mat(path: Path, keys: Sequence[str]) -> dict[str, Any]:
-    """The variables ``keys`` (those present) of a MATLAB file, v5 or v7.3."""
-    import scipy.io
+    """The variables ``keys`` (those present) of a MATLAB file, v5 or v7.3 (:func:`kgzsl.matlab.read_mat`).
 
-    try:
-        data = scipy.io.loadmat(str(path), variable_names=list(keys))
-    except NotImplementedError:
-        return _load_mat_h5(path, keys)
-    except (ValueError, TypeError, OSError) as e:
-        raise DataError(f"{path}: not a readable MATLAB file: {e}") from None
-    out: dict[str, Any] = {}
-    for key in keys:
-        if key in data:
-            value = data[key]
-            out[key] = _mat_strings(value) if value.dtype.kind in "OU" else value
-    return out
+    Names come back as a list of stripped strings, whether stored as a cell array of strings or
+    as a char matrix (one name a row).
+    """
+    from kgzsl.matlab import read_mat
+
+    data = read_mat(path, [], optional=keys)
+    return {k: [s.strip() for s in ([v] if isinstance(v, str) else v)] if _is_text(v) else v for k, v in data.items()}
 
 
-def _load_mat_h5(path: Path, keys: Sequence[str]) -> dict[str, Any]:
-    """A v7.3 (HDF5) MAT file: arrays come transposed, cells as object references."""
-    import h5py
-
-    def chars(dataset: Any) -> str:
-        return "".join(chr(c) for c in np.asarray(dataset).reshape(-1) if c)
-
-    out: dict[str, Any] = {}
-    try:
-        with h5py.File(path, "r") as f:
-            for key in keys:
-                if key not in f:
-                    continue
-                node = f[key]
-                if node.dtype.kind == "O":  # cell array: references to char arrays
-                    out[key] = [chars(f[ref]).strip() for ref in np.asarray(node).T.reshape(-1)]
-                elif node.attrs.get("MATLAB_class") in (b"char", "char"):
-                    rows = np.asarray(node).T
-                    out[key] = ["".join(chr(c) for c in row if c).strip() for row in np.atleast_2d(rows)]
-                else:
-                    out[key] = np.asarray(node).T
-    except OSError as e:
-        raise DataError(f"{path}: not a readable MATLAB v7.3 (HDF5) file: {e}") from None
-    return out
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
 
 
 @register_format(
