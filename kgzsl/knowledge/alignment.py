@@ -8,7 +8,11 @@ import re
 from kgzsl.errors import DataError
 from kgzsl.knowledge.store import KnowledgeGraph, local_name
 
-__all__ = ["normalize_label", "align_classes"]
+__all__ = ["CLASS_NAME", "normalize_label", "align_classes"]
+
+#: a dataset class's name as a benchmark's class list gives it (K-ZSL's ``class.json``):
+#: alignment prefers these to ``rdfs:label`` names and local names
+CLASS_NAME = "https://w3id.org/kgzsl/vocab#className"
 
 
 def normalize_label(text: str) -> str:
@@ -46,24 +50,41 @@ def align_classes(kg: KnowledgeGraph, class_ids: list[str], namespace: str | Non
     rather than ConceptNet's ``killer_whale``). A class with no match, or with several
     distinct ones, is an error that lists the closest candidates: nothing is guessed.
 
+    Candidates and labels come from the whole knowledge graph (``kg.lookup``): a graph that
+    keeps part of a larger one (a K-ZSL semantic setting without labels, a ``relations:``
+    filter) still finds its classes by the labels, literals and class lists of the whole.
+
     Args:
         kg: the knowledge graph.
         class_ids: names, WordNet ids or IRIs.
         namespace: only consider entities whose IRI starts with it.
     """
+    if len(kg) == 0:
+        raise DataError(
+            f"the knowledge graph is empty (e.g. knowledge: {{paths: []}}), so its {len(class_ids)} classes"
+            " cannot be found in it; give knowledge files, or use semantics that need none"
+        )
+    kg = kg.lookup
     rows = kg.query(
         "SELECT DISTINCT ?e ?l WHERE { { ?e a ?t } UNION { ?e rdfs:subClassOf ?t } UNION { ?e owl:sameAs ?t }"
         " OPTIONAL { ?e rdfs:label ?l } FILTER(isIRI(?e)) }"
     )
+    # three tiers of evidence, strongest first: the IRI itself; a name the dataset's class
+    # list gives (CLASS_NAME); a label or the local name
+    exact: dict[str, set[str]] = {}
+    declared: dict[str, set[str]] = {}
     index: dict[str, set[str]] = {}
     for iri, label in rows:
         if namespace is not None and not iri.startswith(namespace):
             continue
-        index.setdefault(iri, set()).add(iri)
+        exact.setdefault(iri, set()).add(iri)
         index.setdefault(normalize_label(local_name(iri)), set()).add(iri)
         if label:
             for part in str(label).split(","):
                 index.setdefault(normalize_label(part), set()).add(iri)
+    for iri, name in kg.query(f"SELECT ?e ?n WHERE {{ ?e <{CLASS_NAME}> ?n FILTER(isIRI(?e)) }}"):
+        if namespace is None or iri.startswith(namespace):
+            declared.setdefault(normalize_label(name), set()).add(iri)
     root, link_subjects = _same_as_heads(kg)
 
     def collapse(found: set[str]) -> set[str]:
@@ -78,7 +99,13 @@ def align_classes(kg: KnowledgeGraph, class_ids: list[str], namespace: str | Non
 
     aligned, problems = [], []
     for cid in class_ids:
-        found = collapse(index.get(cid) or index.get(normalize_label(cid)) or set())
+        found = collapse(
+            exact.get(cid)
+            or declared.get(normalize_label(cid))
+            or index.get(cid)
+            or index.get(normalize_label(cid))
+            or set()
+        )
         if len(found) == 1:
             aligned.append(next(iter(found)))
             continue

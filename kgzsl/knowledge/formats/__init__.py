@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TripleFormat", "TRIPLE_FORMATS", "register_format", "Triple"]
+from kgzsl.errors import DataError
+
+__all__ = ["TripleFormat", "TRIPLE_FORMATS", "register_format", "Triple", "read_text", "read_bytes", "one_line"]
 
 Triple = tuple[Any, Any, Any]
 Reader = Callable[..., Iterator[Triple]]
@@ -31,9 +33,54 @@ class TripleFormat:
     is_dir: bool = False
     #: for folder formats: does this folder look like one of ours?
     detect: Callable[[Path], bool] | None = None
+    #: ``prefixes(path, **options) -> {name: namespace}``: the prefixes a file uses, for
+    #: queries and Turtle output (formats of prefixed names, e.g. K-ZSL CSV)
+    prefixes: Callable[..., dict[str, str]] | None = None
 
 
 TRIPLE_FORMATS: dict[str, TripleFormat] = {}
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """``text`` on one line: line breaks and other control characters shown escaped
+    (``\\n``), cut to ``limit`` characters, so that an error message never spans two lines."""
+    out = "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(text))
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+def read_bytes(path: Path) -> bytes:
+    """The bytes of ``path``; an unreadable file is a one-line :class:`DataError`."""
+    try:
+        return Path(path).read_bytes()
+    except IsADirectoryError:
+        raise DataError(f"{path}: expected a file, found a folder") from None
+    except PermissionError:
+        raise DataError(f"{path}: cannot read the file (permission denied)") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read the file ({e.strerror or e})") from None
+
+
+def read_text(path: Path, encoding: str = "utf-8") -> str:
+    """The text of ``path``, without a leading byte-order mark.
+
+    Raises:
+        DataError: the file cannot be read (permission denied, a folder), or is not text in
+            ``encoding`` (``file:line: not UTF-8 text ...``, the line of the first bad byte).
+    """
+    data = read_bytes(path)
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        name = "UTF-8" if encoding.lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig") else encoding
+        raise DataError(
+            f"{path}:{line}: not {name} text (byte 0x{data[e.start]:02x} at column {column}: {e.reason})"
+        ) from None
+    except LookupError:
+        raise DataError(f"{path}: unknown text encoding {encoding!r}") from None
+    return text.removeprefix("\ufeff")
+
 
 # Modules that register formats; imported on first use.
 _FORMAT_MODULES: list[str] = [
@@ -52,6 +99,7 @@ def register_format(
     description: str = "",
     is_dir: bool = False,
     detect: Callable[[Path], bool] | None = None,
+    prefixes: Callable[..., dict[str, str]] | None = None,
 ):
     """Decorator registering a reader ``reader(path, **options) -> Iterator[Triple]``.
 
@@ -61,7 +109,7 @@ def register_format(
 
     def decorator(reader: Reader) -> Reader:
         TRIPLE_FORMATS[name] = TripleFormat(
-            name, tuple(e.lower() for e in extensions), reader, description, is_dir, detect
+            name, tuple(e.lower() for e in extensions), reader, description, is_dir, detect, prefixes
         )
         return reader
 
