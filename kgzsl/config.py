@@ -149,6 +149,8 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
     parts = key.strip().split(".")
     if len(parts) < 2 or not all(parts):
         raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. method.epochs=5")
+    if parts[0] == "select":  # select's keys are key paths themselves: select.method.alpha=[1, 2]
+        parts = ["select", ".".join(parts[1:])]
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:

@@ -289,23 +289,26 @@ def _report(dataset: Any, scores: tuple[np.ndarray, np.ndarray], gamma: float | 
     return evaluator.report(scores[0], y_seen, scores[1], y_unseen, gamma=gamma, hit_k=hit_k)
 
 
-def _write_report(folder: Path, report: Any, metrics: dict[str, Any], table: str, title: str, inputs: Any) -> None:
-    class_ids = list(inputs.dataset.class_ids)
-    rows = report.per_class_rows(class_ids)
-    names = class_names(inputs.kg, class_ids)
+def _write_report(
+    folder: Path, report: Any, metrics: dict[str, Any], table: str, title: str, ids: list[str], names: dict[str, str]
+) -> None:
+    rows = report.per_class_rows(ids)
     write_json(folder / "metrics.json", metrics)
     write_per_class(folder / "per_class.csv", rows, names)
     atomic_write_text(folder / "results.md", table + "\n")
     plot_run(folder / "plot.png", report.curve, metrics, rows, title, names=names)
 
 
-def _save_models(folder: Path, method: Any, cfg: dict[str, Any], inputs: _Inputs, gamma: float | None) -> None:
+def _save_models(
+    folder: Path, method: Any, cfg: dict[str, Any], inputs: _Inputs, gamma: float | None, names: dict[str, str]
+) -> None:
     dataset = inputs.dataset
     (folder / "models").mkdir()
     method.save(
         folder / "models" / "method.pt",
         config=cfg,
         class_ids=list(dataset.class_ids),
+        class_names=names,
         seen=[int(c) for c in dataset.seen],
         unseen=[int(c) for c in dataset.unseen],
         n_features=int(inputs.features.shape[1]),
@@ -413,8 +416,9 @@ def _write_run(
     if selection.is_search:
         table += "\n\n" + selection.table()
     atomic_write_text(tmp / "config.yaml", dump_config(cfg))
-    _save_models(tmp, method, cfg, inputs, gamma)
-    _write_report(tmp, report, metrics, table, title, inputs)
+    names = class_names(inputs.kg, list(ds.class_ids))
+    _save_models(tmp, method, cfg, inputs, gamma, names)
+    _write_report(tmp, report, metrics, table, title, list(ds.class_ids), names)
     return RunResult(run_dir=tmp, metrics=metrics, table=table, config=cfg)
 
 
@@ -497,7 +501,8 @@ def evaluate_run(
     table = format_table([row], f"Saved model of {run_dir} on {dataset.name}{kind} (test splits)")
     with staged_run_dir(dest, overwrite) as tmp:
         atomic_write_text(tmp / "config.yaml", dump_config(cfg))
-        _write_report(tmp, report, report.metrics, table, title, inputs)
+        names = {c: extra.get("class_names", {}).get(c, c) for c in dataset.class_ids}
+        _write_report(tmp, report, report.metrics, table, title, list(dataset.class_ids), names)
         meta = {"model": str(model.resolve()), "overrides": list(overrides or []), "dataset": dataset.summary()}
         write_json(tmp / "meta.json", collect_meta(list(dataset.source_files), ctx.torch_device, meta))
     return RunResult(run_dir=dest, metrics=report.metrics, table=table, config=cfg)

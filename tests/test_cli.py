@@ -73,6 +73,14 @@ def test_run_writes_run_folder_and_prints_table(tmp_path, capsys):
             "nowhere.ttl: no such file",
         ),
         ("train: {seed: 1}\nmethod: a: b\n", [], "exp.yaml:2: invalid YAML"),
+        (GOOD, ["--set", "train.device=tpu9"], "train.device: expected auto, cpu, cuda, cuda:N or mps, got 'tpu9'"),
+        (GOOD, ["--set", "dataset.n_features=-5"], "dataset.n_features: expected a value > 0, got -5"),
+        (GOOD, ["--set", "method.name=cvae", "--set", "method.epochs=-1"], "method.epochs: expected a value > 0"),
+        (GOOD, ["--set", "method.name=cvae", "--set", "classifier.lr=-0.1"], "classifier.lr: expected a value > 0"),
+        (GOOD, ["--set", "dataset.test_fraction=1.5"], "dataset.test_fraction: expected a value in [0, 1]"),
+        (GOOD, ["--set", "select.method.alpha=3"], "select.method.alpha: expected a list of values or a grid"),
+        (GOOD, ["--set", "select.method.alpah=[1, 2]"], "select.method.alpah: unknown parameter"),
+        (GOOD, ["--name", "a/b"], "--name 'a/b': expected a folder name"),
     ],
 )
 def test_user_mistakes_give_one_line_and_exit_2(tmp_path, capsys, text, args, message):
@@ -81,6 +89,45 @@ def test_user_mistakes_give_one_line_and_exit_2(tmp_path, capsys, text, args, me
     assert code == 2
     assert err.startswith("kgzsl: error: ") and message in err and err.count("\n") == 1
     assert not (tmp_path / "runs" / "exp").exists()
+
+
+def test_binary_and_non_utf8_configs_are_one_line(tmp_path, capsys):
+    for name, content, message in [
+        ("latin1.yaml", "method: {name: eszsl}\n# café\n".encode("latin-1"), "latin1.yaml:2: not UTF-8 text"),
+        ("binary.yaml", bytes(range(256)), "binary.yaml:1: not a YAML config (binary data"),
+    ]:
+        path = tmp_path / name
+        path.write_bytes(content)
+        for command in ("run", "validate"):
+            assert main([command, str(path)]) == 2
+            err = capsys.readouterr().err
+            assert err.startswith("kgzsl: error: ") and message in err and err.count("\n") == 1
+
+
+def test_run_folders_reflect_overrides_or_name(tmp_path, capsys):
+    cfg = write(tmp_path, GOOD)
+    out = ["--out", str(tmp_path / "runs"), "--no-progress"]
+    assert main(["run", str(cfg), *out]) == 0
+    assert main(["run", str(cfg), *out, "--set", "method.alpha=1"]) == 0  # no collision with the first
+    assert main(["run", str(cfg), *out, "--set", "method.alpha=1", "--name", "mine"]) == 0
+    names = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert names == ["exp", "exp+method.alpha=1", "mine"]
+    assert all((tmp_path / "runs" / n / "seed-0" / "models" / "method.pt").is_file() for n in names)
+    assert "run folder: " + str(tmp_path / "runs" / "mine" / "seed-0") in capsys.readouterr().out
+
+
+def test_validate_reports_an_unused_classifier(tmp_path, capsys):
+    cfg = write(tmp_path, GOOD + "classifier: {name: softmax, lr: 0.1}\n")
+    assert main(["validate", str(cfg)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == (
+        "kgzsl: warning: classifier: method 'eszsl' uses no classifier; the classifier section (softmax) is ignored\n"
+    )
+    assert "classifier: null" in captured.out
+    # --set classifier.epochs=5 without a classifier section fills in the default classifier
+    assert main(["validate", str(cfg), "--set", "method.name=cvae", "--set", "classifier.epochs=5"]) == 0
+    out = capsys.readouterr().out
+    assert "classifier:\n  name: softmax\n  epochs: 5" in out
 
 
 def test_missing_config_and_bad_family(tmp_path, capsys):
@@ -109,10 +156,11 @@ def test_kg_info_query_convert(tmp_path, capsys):
     assert "triples:" in out and "classes:" in out and "rdf-schema#subClassOf" in out and "dangling:" in out
     query = "SELECT ?c WHERE { ?c <http://www.w3.org/2000/01/rdf-schema#subClassOf> <http://example.org/toy#Felid> }"
     assert main(["kg", "query", str(ttl), "--sparql", query]) == 0
-    assert sorted(capsys.readouterr().out.split()) == [f"http://example.org/toy#{c}" for c in ("cat", "lion", "tiger")]
+    header, *rows = capsys.readouterr().out.split()
+    assert header == "c" and sorted(rows) == [f"http://example.org/toy#{c}" for c in ("cat", "lion", "tiger")]
     (tmp_path / "q.rq").write_text(query)
     assert main(["kg", "query", str(ttl), "--sparql", f"@{tmp_path / 'q.rq'}"]) == 0
-    assert len(capsys.readouterr().out.split()) == 3
+    assert len(capsys.readouterr().out.split()) == 4  # header + 3 rows
     assert main(["kg", "convert", str(ttl), str(tmp_path / "toy.nt")]) == 0
     assert (tmp_path / "toy.nt").read_text().count(" .\n") > 50
     assert main(["kg", "formats"]) == 0

@@ -346,6 +346,31 @@ def test_evaluator_hand_example() -> None:
     np.testing.assert_allclose(ev.curve(S4, YS4, U4, YU4)["seen"], [1, 0.5, 0.5, 0, 0])
 
 
+def test_evaluator_report_hand_example() -> None:
+    ev = Evaluator(num_classes=4, seen=SEEN4, unseen=UNSEEN4)
+    report = ev.report(S4, YS4, U4, YU4, gamma=1.5, hit_k=[1, 2])
+    assert report.metrics == {**ev.evaluate(S4, YS4, U4, YU4, gamma=1.5), **report.metrics}
+    # ZSL: C (2 > 1) and D (3 > 0) hit among the unseen; GZSL: C loses to seen class 0 (4 > 2)
+    assert report.metrics["zsl/hit@1"] == 1.0 and report.metrics["zsl/hit@2"] == 1.0
+    assert report.metrics["gzsl/hit@1"] == 0.5 and report.metrics["gzsl/hit@2"] == 1.0
+    assert report.per_class == {
+        "zsl": {2: 1.0, 3: 1.0},
+        "gzsl_unseen": {2: 0.0, 3: 1.0},
+        "gzsl_seen": {0: 1.0, 1: 0.0},
+    }
+    np.testing.assert_allclose(report.curve["seen"], [1, 0.5, 0.5, 0, 0])
+    rows = report.per_class_rows(["a", "b", "c", "d"])
+    assert rows == [
+        {"class": "c", "split": "unseen", "zsl_top1": 1.0, "gzsl_top1": 0.0},
+        {"class": "d", "split": "unseen", "zsl_top1": 1.0, "gzsl_top1": 1.0},
+        {"class": "a", "split": "seen", "zsl_top1": None, "gzsl_top1": 1.0},
+        {"class": "b", "split": "seen", "zsl_top1": None, "gzsl_top1": 0.0},
+    ]
+    assert not any("hit@" in k for k in ev.report(S4, YS4, U4, YU4).metrics)  # no hit_k, no Hit@k
+    with pytest.raises(ValueError, match="labels_unseen contain class 0, outside the unseen classes"):
+        ev.report(S4, YS4, U4, np.array([0, 3]))
+
+
 def test_evaluator_is_strict() -> None:
     ev = Evaluator(num_classes=5, seen=SEEN4, unseen=UNSEEN4)
     with pytest.raises(ValueError, match="num_classes=5 columns, got 4"):
