@@ -7,9 +7,10 @@ staging folder beside it and renamed into place at the end, so an interrupted ru
 no half-written folder, and an existing run is never replaced unless asked for.
 
 A staging folder's name says which process owns it (host, boot, process id and the process's
-start time): a run killed outright (``kill -9``, a power cut) cannot remove its own staging
-folder, so every run first removes the stale ones in its experiment folder — those whose
-owner is gone — and never one that a live process owns.
+start time), and the owner holds an ``flock`` on it while staging: a run killed outright
+(``kill -9``, a power cut) cannot remove its own staging folder, so every run first removes
+the stale ones in its experiment folder — those whose owner is gone — and never one that a
+live process owns.
 """
 
 from __future__ import annotations
@@ -125,16 +126,59 @@ def _owner_alive(host: str, boot: str, pid: int, start: int) -> bool | None:
     return not (start and now and now != start)  # a different process reusing the id
 
 
+def _lock_dir(path: Path) -> int | None:
+    """Hold an exclusive ``flock`` on a folder while it is staged; the open descriptor, to close after.
+
+    The kernel drops the lock when the process dies, however it dies. It guards what the name
+    cannot: a process in another PID namespace (a container) on the same host and boot.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: the owner in the name is the only guard
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        pass  # a file system without locks: still return the descriptor, closed later
+    return fd
+
+
+def _locked_by_someone(path: Path) -> bool:
+    """Whether a live process holds the staging lock of ``path`` (see :func:`_lock_dir`)."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # closing releases a lock taken here
+    return False
+
+
 def _staging_is_stale(entry: Path, rest: str) -> bool:
     owner = _OWNER_RE.match(rest)
     if owner:
         alive = _owner_alive(owner["host"], owner["boot"], int(owner["pid"]), int(owner["start"]))
-        return alive is False
+        return alive is False and not _locked_by_someone(entry)
     if _LEGACY_RE.match(rest):
         try:
-            return time.time() - entry.stat().st_mtime > LEGACY_STALE_AFTER_S
+            old = time.time() - entry.stat().st_mtime > LEGACY_STALE_AFTER_S
         except OSError:
             return False
+        return old and not _locked_by_someone(entry)
     return False  # not a name kgzsl makes: leave it alone
 
 
@@ -143,8 +187,9 @@ def clean_stale_staging(folder: str | os.PathLike) -> list[Path]:
 
     A staging folder (``.<run>.tmp-…``, or ``.<run>.old-…`` holding a run being replaced) is
     stale when the process named in it no longer runs on this host (or ran before the last
-    reboot, or its id now belongs to a later process). Folders owned by a live process, or
-    by a process on another host sharing the file system, are kept. An ``.old-`` folder whose
+    reboot, or its id now belongs to a later process) and no process holds its ``flock``.
+    Folders owned by a live process, or by a process on another host sharing the file system,
+    are kept. An ``.old-`` folder whose
     run was moved aside but never replaced is moved back first, so an interrupted
     ``--overwrite`` keeps the previous run. Folders from before owners were recorded are
     removed once older than :data:`LEGACY_STALE_AFTER_S`.
@@ -196,6 +241,7 @@ def staged_run_dir(run_dir: Path, overwrite: bool = False) -> Iterator[Path]:
     clean_stale_staging(run_dir.parent)
     token = _owner_token()
     tmp = Path(tempfile.mkdtemp(dir=run_dir.parent, prefix=f".{run_dir.name}.tmp-{token}"))
+    lock = _lock_dir(tmp)
     _ordinary_dir_permissions(tmp)
     try:
         yield tmp
@@ -210,6 +256,8 @@ def staged_run_dir(run_dir: Path, overwrite: bool = False) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+        if lock is not None:
+            os.close(lock)
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -156,6 +156,36 @@ def test_staging_owner_checks(tmp_path: Path):
     assert mine.is_dir() and other_host.is_dir() and not_ours.is_dir()
 
 
+_HOLD_LOCK = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_locked_staging_folder_is_kept_whatever_its_name_says(tmp_path: Path):
+    """A live process in another PID namespace (a container) on the same host: its lock speaks for it."""
+    import subprocess
+    import sys
+
+    from kgzsl import results
+
+    dead = 2**22 + 12345  # above Linux's pid_max default: no such process here
+    folder = tmp_path / _owned_name("tmp", results._host_key(), results._boot_key(), dead, 0)
+    folder.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(folder)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        assert clean_stale_staging(tmp_path) == [] and folder.is_dir()
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    assert clean_stale_staging(tmp_path) == [folder]
+
+
 def test_folders_from_before_owners_were_recorded_are_removed_when_old(tmp_path: Path):
     import os
 
