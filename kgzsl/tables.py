@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from kgzsl.errors import ConfigError, DataError, KGZSLError
+from kgzsl.errors import ConfigError, DataError
 
 __all__ = [
     "RUN_FILES",
@@ -206,22 +206,17 @@ def describe_semantics(section: dict[str, Any]) -> str:
 
 
 def describe_method(method: dict[str, Any], classifier: dict[str, Any] | None) -> str:
-    """``eszsl``, ``classifier_weights:cosine``, ``cvae + softmax`` (a generative method and its classifier)."""
+    """``eszsl``, ``classifier_weights:cosine``, ``cvae + softmax`` (a generative method and its classifier).
+
+    A saved config holds a ``classifier`` section only when the method used one
+    (:func:`kgzsl.config.resolve` drops it otherwise), so its presence is enough.
+    """
     name = str(method.get("name"))
     parts = [_show(method[k]) for k in _METHOD_KEYS.get(name, ()) if method.get(k) is not None]
     text = name + (":" + "/".join(parts) if parts else "")
-    if isinstance(classifier, dict) and classifier.get("name") and _uses_classifier(name):
+    if isinstance(classifier, dict) and classifier.get("name"):
         text += f" + {classifier['name']}"
     return text
-
-
-def _uses_classifier(method: str) -> bool:
-    try:
-        from kgzsl.registry import METHODS
-
-        return bool(getattr(METHODS.get(method), "uses_classifier", False))
-    except (KGZSLError, ImportError):
-        return False  # a method this installation does not have: its name says enough
 
 
 def _dataset_name(run: dict[str, Any]) -> str:
@@ -431,7 +426,8 @@ def format_runs_table(
         raise DataError("no runs to tabulate")
     keys = _choose_metrics(rows, metrics)
     synthetic = [row for row in rows if row["synthetic_features"]]
-    mixed = bool(synthetic) and len(synthetic) < len(rows)
+    unknown = [row for row in rows if row["synthetic_features"] is None]
+    mixed = len({row["synthetic_features"] for row in rows}) > 1
 
     def features(row: dict[str, Any]) -> str:
         return {True: "synthetic", False: "real", None: "unknown"}[row["synthetic_features"]]
@@ -488,6 +484,11 @@ def format_runs_table(
         notes.append("†: not every seed of the row has this metric; the mean is over those that do.")
     if synthetic:
         notes.append("Synthetic features are stand-ins for image features: these are not benchmark results.")
+    if unknown:
+        notes.append(
+            f"{len(unknown)} row(s) with features 'unknown': their meta.json does not say whether the features "
+            "were synthetic."
+        )
     lines.extend(notes)
     return "\n".join(lines)
 

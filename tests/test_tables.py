@@ -153,7 +153,7 @@ def test_semantics_and_method_columns():
     assert describe_semantics({"name": "gcnz", "inputs": "sentence"}) == "gcnz:sentence"
     assert describe_semantics({"name": "my_encoder", "x": 1}) == "my_encoder"
     assert describe_method({"name": "cvae"}, {"name": "softmax"}) == "cvae + softmax"
-    assert describe_method({"name": "eszsl"}, {"name": "softmax"}) == "eszsl"  # trains no classifier
+    assert describe_method({"name": "eszsl"}, None) == "eszsl"  # saved configs drop an unused classifier
     assert describe_method({"name": "classifier_weights", "score": "dot"}, None) == "classifier_weights:dot"
 
 
@@ -195,6 +195,18 @@ def test_synthetic_features_are_named_in_the_title(tmp_path: Path):
     assert "| features |" in text and "| synth | AWA2 | eszsl | kg_attributes | synthetic | 1 |" in text
     assert "| real | AWA2 | eszsl | kg_attributes | real | 1 |" in text
     assert "synthetic" in format_runs_table(gather_runs([tmp_path / "synth"]), title="Mine").splitlines()[0]
+
+
+def test_runs_that_do_not_say_which_features(tmp_path: Path):
+    sem, method = {"name": "kg_attributes"}, {"name": "eszsl"}
+    _write_run(tmp_path / "old" / "seed-0", {"semantics": sem, "method": method}, {"zsl/top1": 0.5})
+    meta = json.loads((tmp_path / "old" / "seed-0" / "meta.json").read_text())
+    del meta["synthetic_features"]
+    (tmp_path / "old" / "seed-0" / "meta.json").write_text(json.dumps(meta))
+    _write_run(tmp_path / "new" / "seed-0", {"semantics": sem, "method": method}, {"zsl/top1": 0.6})
+    text = format_runs_table(gather_runs([tmp_path]))
+    assert "| old | AWA2 | eszsl | kg_attributes | unknown | 1 |" in text
+    assert "1 row(s) with features 'unknown'" in text
 
 
 def test_variants_in_one_folder_and_searched_parameters(tmp_path: Path):
@@ -279,3 +291,10 @@ def test_paths_without_runs(tmp_path: Path):
         gather_runs([tmp_path / "file.txt"])
     with pytest.raises(ConfigError, match="--format: expected markdown or csv"):
         format_runs_table([{"mean": {}}], format="latex")
+
+
+def test_experiments_of_the_same_name_are_told_apart(tmp_path: Path):
+    sem, method = {"name": "kg_attributes"}, {"name": "eszsl"}
+    for parent in ("a", "b"):
+        _write_run(tmp_path / parent / "exp" / "seed-0", {"semantics": sem, "method": method}, {"zsl/top1": 0.5})
+    assert [r["experiment"] for r in gather_runs([tmp_path / "a", tmp_path / "b"])] == ["a/exp", "b/exp"]
