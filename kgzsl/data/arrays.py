@@ -26,9 +26,11 @@ from kgzsl.data.dataset import (
     check_finite,
     check_known_ids,
     check_ranges,
+    check_readable,
     class_disjoint_split,
     has_repeats,
     read_id_list,
+    read_text,
     standard_splits,
 )
 from kgzsl.errors import DataError
@@ -39,6 +41,12 @@ __all__ = ["ArrayDataset", "load_array"]
 _ARRAY_SUFFIXES = (".npy", ".npz", ".pt", ".pth")
 
 
+def _one_line(error: BaseException) -> str:
+    """A library's error message on one line (they may quote newlines)."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
 def _torch_load(path: Path, mmap: bool) -> Any:
     import torch
 
@@ -47,9 +55,9 @@ def _torch_load(path: Path, mmap: bool) -> Any:
     except RuntimeError as e:
         if mmap and "mmap" in str(e):  # a legacy-format file cannot be mapped: read it whole
             return _torch_load(path, mmap=False)
-        raise DataError(f"{path}: not a readable torch file ({e})") from None
+        raise DataError(f"{path}: not a readable torch file ({_one_line(e)})") from None
     except Exception as e:  # unpickling errors of weights_only, damaged zip, ...
-        raise DataError(f"{path}: not a readable torch file ({type(e).__name__}: {e})") from None
+        raise DataError(f"{path}: not a readable torch file ({_one_line(e)})") from None
 
 
 def load_array(path: str | Path, key: str | None = None, mmap: bool = False) -> np.ndarray:
@@ -64,22 +72,23 @@ def load_array(path: str | Path, key: str | None = None, mmap: bool = False) -> 
         DataError: missing file or field, unsupported suffix, unreadable file.
     """
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
+    check_readable(path, "array file")
     suffix = path.suffix.lower()
     if suffix == ".npy":
         try:
             return np.load(path, mmap_mode="c" if mmap else None, allow_pickle=False)
-        except ValueError as e:
-            raise DataError(f"{path}: not a readable .npy array ({e})") from None
+        except Exception as e:  # a damaged header, data cut short, an object array, another format
+            raise DataError(f"{path}: not a readable .npy array ({_one_line(e)})") from None
     if suffix == ".npz":
         try:
             with np.load(path, allow_pickle=False) as archive:
                 if key not in archive.files:
                     raise DataError(f"{path}: field {key!r} is missing (fields: {', '.join(archive.files) or 'none'})")
                 return archive[key]
-        except (ValueError, OSError) as e:
-            raise DataError(f"{path}: not a readable .npz archive ({e})") from None
+        except DataError:
+            raise
+        except Exception as e:  # a damaged zip (BadZipFile), a member cut short, ...
+            raise DataError(f"{path}: not a readable .npz archive ({_one_line(e)})") from None
     if suffix in (".pt", ".pth"):
         import torch
 
@@ -102,23 +111,20 @@ def load_array(path: str | Path, key: str | None = None, mmap: bool = False) -> 
 def _read_splits(path: Path, n: int) -> dict[str, np.ndarray]:
     if path.suffix.lower() == ".json":
         try:
-            raw = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+            raw = json.loads(read_text(path, "split file"))
         except json.JSONDecodeError as e:
             raise DataError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
-        if raw is None:
-            raise DataError(f"{path}: no such file")
         if not isinstance(raw, dict):
             raise DataError(f"{path}: expected an object of split name → list of image indices")
         get = raw.get
         keys = list(raw)
     else:
-        if not path.is_file():
-            raise DataError(f"{path}: no such file")
+        check_readable(path, "split file")
         try:
             with np.load(path, allow_pickle=False) as archive:
                 arrays = {k: archive[k] for k in archive.files}
-        except (ValueError, OSError) as e:
-            raise DataError(f"{path}: not a readable .npz archive ({e})") from None
+        except Exception as e:  # a damaged zip (BadZipFile), a member cut short, ...
+            raise DataError(f"{path}: not a readable .npz archive ({_one_line(e)})") from None
         keys = list(arrays)
         get = arrays.get
     for key in ("trainval", "test_seen", "test_unseen"):
@@ -327,9 +333,7 @@ class ArrayDataset(Component):
 
 def _read_label_ids(path: Path) -> list[str]:
     """Per-image class ids: one a line (blank lines skipped) or a JSON list; repeats are expected."""
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, "list of labels")
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(text)

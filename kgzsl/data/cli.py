@@ -58,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             valid = ", ".join(DATASETS.names())
             raise KGZSLError(f"{args.dataset}: not a registered dataset ({valid}) nor an xlsa17 folder")
-        spec = apply_overrides({"dataset": spec}, [f"dataset.{o}" for o in args.overrides])["dataset"]
-        dataset = DATASETS.build(name, where="dataset", **spec).load()
+        # with the name in the section, `--set name=X` swaps the dataset as it does in a run config
+        spec = apply_overrides({"dataset": {"name": name, **spec}}, [f"dataset.{o}" for o in args.overrides])
+        spec = dict(spec["dataset"])
+        dataset = DATASETS.build(spec.pop("name"), where="dataset", **spec).load()
         print(dataset.summary())
         return 0
     if args.data_command == "extract-features":

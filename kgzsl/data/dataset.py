@@ -26,6 +26,8 @@ __all__ = [
     "MissingFeaturesError",
     "from_one_based",
     "read_id_list",
+    "read_text",
+    "check_readable",
     "check_known_ids",
     "check_finite",
     "check_finite_classes",
@@ -323,6 +325,45 @@ def standard_splits(
 # --------------------------------------------------------------------------- small files
 
 
+def read_text(path: str | Path, what: str = "file") -> str:
+    """A small text file's content (UTF-8, a byte-order mark dropped), every failure one :class:`DataError`.
+
+    Missing, a folder, unreadable (permission denied) or not UTF-8 (with the line of the first
+    bad byte): each is reported on one line naming the file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a file")
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        data = path.read_bytes()
+    except PermissionError:
+        raise DataError(f"{path}: permission denied (cannot read the {what})") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read the {what} ({e.strerror or type(e).__name__})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not UTF-8 text (byte 0x{data[e.start]:02x}); expected a {what}") from None
+
+
+def check_readable(path: Path, what: str = "file") -> None:
+    """Raise a one-line :class:`DataError` unless ``path`` is a file this process may read."""
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a file")
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        with path.open("rb"):
+            pass
+    except PermissionError:
+        raise DataError(f"{path}: permission denied (cannot read the {what})") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read the {what} ({e.strerror or type(e).__name__})") from None
+
+
 def read_id_list(path: str | Path, what: str = "class id") -> list[str]:
     """Ids from a text file (one a line; blank lines skipped) or a JSON list of strings.
 
@@ -330,9 +371,7 @@ def read_id_list(path: str | Path, what: str = "class id") -> list[str]:
         DataError: the file is missing, empty, malformed or repeats an id (with its line).
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, f"list of {what}s")
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(text)

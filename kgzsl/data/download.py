@@ -23,8 +23,9 @@ What is known about each source, and what is not:
   ``Resources_for_KZSL`` README), likewise.
 
 Checksums are never guessed. A source whose sha256 is unknown is refused unless the caller
-pins one (``sha256=``) or accepts the file unverified (``verify=False``); the hash of what was
-fetched is then logged so that it can be pinned next time. Folder-only sources (no direct
+pins one (``sha256=``, the CLI's ``--sha256``) or accepts the file unverified (``verify=False``,
+``--no-verify``); the hash of what was fetched is then logged so that it can be pinned next
+time. Folder-only sources (no direct
 address) fail with one line saying where to get the files and where to put them, unless a
 mirror is given (``mirror=`` or ``$KGZSL_MIRROR``: a plain HTTP folder serving each source's
 ``filename``, laid out as :attr:`Source.strip` says). Files placed by hand are found and used:
@@ -425,8 +426,9 @@ def download(
     if verify and want is None and (url is not None or archive.exists()):
         # refuse before spending hours on a file nobody can vouch for
         raise DataError(
-            f"{key}: {source.filename} has no published sha256 to verify it against; pass sha256='<hex>' to pin "
-            f"one you trust, or verify=False to accept it unverified (its sha256 is then logged)"
+            f"{key}: {source.filename} has no published sha256 to verify it against; pin one you trust with "
+            f"--sha256 HEX (Python: sha256='HEX'), or accept it unverified with --no-verify (Python: verify=False; "
+            f"its sha256 is then logged)"
         )
     if force:
         archive.unlink(missing_ok=True)

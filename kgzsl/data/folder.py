@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from kgzsl.data.dataset import ZSLDataset, check_ranges, standard_splits
+from kgzsl.data.dataset import ZSLDataset, check_ranges, read_text, standard_splits
 from kgzsl.data.features import backbone_slug, extract_features, list_images, load_extracted
 from kgzsl.errors import DataError
 from kgzsl.registry import DATASETS, Component
@@ -47,7 +47,7 @@ def read_class_list(value: str | list[str] | None, root: Path, what: str) -> lis
             path = root / path
         if not path.is_file():
             raise DataError(f"image_folder.{what}: {path}: no such class list file")
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = read_text(path, "class list").splitlines()
         names = [line.split("#", 1)[0].strip() for line in lines]
     names = [n for n in names if n]
     if not names:

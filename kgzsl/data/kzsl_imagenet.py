@@ -252,7 +252,8 @@ class KZSLImageNet(Component):
             seen=seen,
             unseen=np.arange(len(seen_ids), len(class_ids)),
             splits=out,
-            source_files=[split_path, seen_path, unseen_path, root],
+            # the files read (a folder cannot be hashed into meta.json)
+            source_files=list(dict.fromkeys([split_path, seen_path, unseen_path, *(f for _, _, f, _ in plan)])),
         )
 
     def _rows(self, file: Path, wnid: str, cap: int | None) -> tuple[int, int]:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from kgzsl.data.dataset import ZSLDataset, check_finite_classes, check_ranges, standard_splits
+from kgzsl.data.dataset import ZSLDataset, check_finite_classes, check_ranges, read_text, standard_splits
 from kgzsl.errors import ConfigError, DataError
 from kgzsl.matlab import read_mat
 from kgzsl.registry import DATASETS, Component
@@ -74,13 +74,23 @@ def synthesize_features(
 
 def _read_split(path: Path) -> tuple[list[str], list[str]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path, "split file"))
     except json.JSONDecodeError as e:
         raise DataError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
+    if not isinstance(data, dict):
+        raise DataError(f'{path}: expected a JSON object {{"seen": [...], "unseen": [...]}} of class names')
     for key in ("seen", "unseen"):
-        if not isinstance(data.get(key), list) or not data[key]:
-            raise DataError(f"{path}: key {key!r} must be a non-empty list of class names")
-    return [str(c) for c in data["seen"]], [str(c) for c in data["unseen"]]
+        value = data.get(key)
+        if not isinstance(value, list) or not value or not all(isinstance(c, str) and c.strip() for c in value):
+            raise DataError(f"{path}: key {key!r} must be a non-empty list of class names (strings)")
+    both = sorted(set(data["seen"]) & set(data["unseen"]))
+    if both:
+        raise DataError(f"{path}: class {both[0]!r} is both seen and unseen")
+    for key in ("seen", "unseen"):
+        repeated = sorted({c for c in data[key] if data[key].count(c) > 1})
+        if repeated:
+            raise DataError(f"{path}: class {repeated[0]!r} appears more than once in {key!r}")
+    return [c.strip() for c in data["seen"]], [c.strip() for c in data["unseen"]]
 
 
 @DATASETS.register("synthetic_kg")
@@ -241,7 +251,7 @@ def _apportion(total: int, weights: np.ndarray, minimum: int) -> np.ndarray:
 
 
 def _read_names(path: Path) -> list[str]:
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [line.strip() for line in read_text(path, "class list").splitlines() if line.strip()]
 
 
 def _mat_names(value: Any, path: Path, n_classes: int) -> list[str]:
@@ -255,13 +265,11 @@ def _mat_names(value: Any, path: Path, n_classes: int) -> list[str]:
 
 
 def _class_matrix(value: Any, path: Path, key: str) -> np.ndarray:
-    """A ``d × C`` numeric matrix of ``att_splits.mat`` as ``[C, d]`` float64, NaN / inf reported against the file."""
+    """A ``d × C`` numeric matrix of ``att_splits.mat`` as ``[C, d]`` float64."""
     arr = np.asarray(value)
     if arr.ndim != 2 or arr.size == 0 or arr.dtype.kind not in "biuf":
         raise DataError(f"{path}: field {key!r} must be a numeric d × C matrix, got {arr.dtype} {arr.shape}")
-    arr = arr.astype(np.float64).T
-    check_finite_classes(arr, f"{path}: field {key!r}")
-    return arr
+    return arr.astype(np.float64).T
 
 
 @DATASETS.register("synthetic_benchmark")
@@ -387,6 +395,8 @@ class SyntheticBenchmark(Component):
             names = [f"{self.benchmark}_{i + 1:03d}" for i in range(n_classes)]
         n_trainval, n_test_seen, n_test_unseen = (np.asarray(mat[k]).size for k in locs)
 
+        # a NaN would make every feature of its class NaN: report it against the file, not the dataset
+        check_finite_classes(att, f"{mat_path}: field 'att'", names)
         rng = np.random.default_rng(self.seed)
         seen, unseen = self._seen_unseen(folder, names, rng)
 
@@ -431,6 +441,7 @@ class SyntheticBenchmark(Component):
         semantics = {"att": att.astype(np.float32)}
         if "original_att" in mat:
             original = _class_matrix(mat["original_att"], mat_path, "original_att")
+            check_finite_classes(original, f"{mat_path}: field 'original_att'", names)
             if len(original) != n_classes:
                 raise DataError(f"{mat_path}: field 'original_att' has {len(original)} classes, 'att' {n_classes}")
             semantics["original_att"] = original.astype(np.float32)

@@ -233,3 +233,49 @@ def test_seeded_splits_keep_one_training_image():
     labels = np.array([0, 1, 1, 2])
     s = standard_splits(labels, np.array([0, 1]), np.array([2]), test_fraction=0.5)
     assert len(s["test_seen"]) == 1 and sorted(s["trainval"].tolist() + s["test_seen"].tolist()) == [0, 1, 2]
+
+
+def test_damaged_array_files_are_one_line(files, tmp_path):
+    whole = files["features"].read_bytes()
+    cases = {
+        "cut.npy": whole[: len(whole) // 2],
+        "header-only.npy": whole[:60],
+        "text.npy": b"1,2,3\n4,5,6\n",
+        "empty.npy": b"",
+    }
+    np.savez(tmp_path / "ok.npz", features=np.ones((45, 5)), labels=np.zeros(45, dtype=int))
+    archive = (tmp_path / "ok.npz").read_bytes()
+    cases |= {"cut.npz": archive[: len(archive) // 2], "text.npz": b"not a zip", "cut.pt": b"PK\x03\x04" + b"\0" * 40}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(DataError) as error:
+            build({**files, "features": tmp_path / name}).load()
+        text = str(error.value)
+        assert text.startswith(f"{tmp_path / name}: not a readable") and "\n" not in text, text
+    (tmp_path / "folder.npy").mkdir()
+    with pytest.raises(DataError, match=r"folder.npy: is a folder, not a file"):
+        build({**files, "features": tmp_path / "folder.npy"}).load()
+
+
+def test_unreadable_and_non_utf8_class_lists(files, tmp_path, monkeypatch):
+    import pathlib
+
+    (tmp_path / "latin1.txt").write_bytes(b"cat\ndog\nfox\nowl\n" + "caf\xe9\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin1.txt:5: not UTF-8 text \(byte 0xe9\); expected a list of class ids"):
+        build({**files, "classes": tmp_path / "latin1.txt"}).load()
+    # a byte-order mark (Windows editors) is not part of the first class id
+    (tmp_path / "bom.txt").write_bytes("\ufeff".encode() + "\n".join(CLASSES).encode())
+    assert build({**files, "classes": tmp_path / "bom.txt"}).load().class_ids == CLASSES
+
+    real_open = pathlib.Path.open
+
+    def open_(self, *args, **kwargs):  # tests may run as root, whom chmod 000 does not stop
+        if self.name in ("seen.txt", "features.npy"):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "open", open_)
+    with pytest.raises(DataError, match=r"seen.txt: permission denied \(cannot read the list of class ids\)"):
+        build(files).load()
+    with pytest.raises(DataError, match=r"features.npy: permission denied \(cannot read the array file\)"):
+        load_array(files["features"])

@@ -67,3 +67,9 @@ def test_data_mistakes(capsys):
     assert main(["data", "info", "no-such-dataset"]) == 2
     assert "not a registered dataset" in capsys.readouterr().err
     assert main(["data"]) == 2
+
+
+def test_info_with_the_old_name_spelling_says_what_to_write(capsys):
+    assert main(["data", "info", "xlsa17", "--set", "name=CUB"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "write dataset: {name: xlsa17, benchmark: CUB}" in err

@@ -1,9 +1,8 @@
-"""Shared dataset helpers: MATLAB files (v5 and v7.3), 1-based indices, class lists, the
-class-disjoint validation split, and ZSLDataset's checks."""
+"""Shared dataset helpers: 1-based indices, class lists, the class-disjoint validation split,
+and ZSLDataset's checks (MATLAB files: test_matlab.py)."""
 
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 
@@ -12,61 +11,10 @@ from kgzsl.data.dataset import (
     check_finite,
     class_disjoint_split,
     from_one_based,
-    mat_fields,
     read_id_list,
-    read_mat,
-    write_mat,
 )
 from kgzsl.errors import DataError
 from kgzsl.testing import toy_dataset
-
-
-@pytest.mark.parametrize("version", ["5", "7.3"])
-def test_mat_round_trip(tmp_path, version):
-    values = {
-        "features": np.arange(12, dtype=np.float32).reshape(3, 4),
-        "loc": np.array([3, 1, 2], dtype=np.uint16),
-        "names": ["killer+whale", "ox", ""],
-        "title": "AwA2",
-    }
-    path = write_mat(tmp_path / "x.mat", values, version=version)
-    out = read_mat(path, ["features", "loc", "names", "title"], optional=["absent"])
-    assert set(out) == {"features", "loc", "names", "title"}
-    np.testing.assert_array_equal(out["features"], values["features"])
-    assert out["features"].dtype == np.float32
-    np.testing.assert_array_equal(out["loc"], [[3], [1], [2]])  # a vector is a MATLAB column
-    assert out["names"] == values["names"] and out["title"] == "AwA2"
-    fields = mat_fields(path)
-    assert fields["features"] == ((3, 4), "single") and fields["loc"][0] == (3, 1) and fields["names"][1] == "cell"
-
-
-def test_mat73_layout_is_matlabs(tmp_path):
-    path = write_mat(tmp_path / "x.mat", {"m": np.ones((2, 5)), "c": ["ab", "c"], "b": np.array([True, False])})
-    head = path.read_bytes()[:128]
-    assert head.startswith(b"MATLAB 7.3 MAT-file") and head[-4:] == b"\x00\x02IM"
-    with h5py.File(path) as f:
-        assert f["m"].shape == (5, 2) and f["m"].attrs["MATLAB_class"] == b"double"
-        assert f["c"].shape == (1, 2) and f["c"].attrs["MATLAB_class"] == b"cell"
-        first = f[f["c"][0, 0]]
-        assert first.attrs["MATLAB_class"] == b"char" and first[()].ravel().tolist() == [ord("a"), ord("b")]
-        assert f["b"].attrs["MATLAB_class"] == b"logical" and f["#refs#/a"].attrs["MATLAB_empty"] == 1
-    assert read_mat(path, ["b"])["b"].ravel().tolist() == [True, False]
-
-
-def test_mat_errors(tmp_path):
-    with pytest.raises(DataError, match=r"nope.mat: no such file"):
-        read_mat(tmp_path / "nope.mat", ["x"])
-    for version in ("5", "7.3"):
-        path = write_mat(tmp_path / f"v{version}.mat", {"att": np.ones((2, 2)), "labels": np.ones(3)}, version=version)
-        with pytest.raises(DataError, match=rf"v{version}.mat: field 'features' is missing \(fields: att, labels\)"):
-            read_mat(path, ["features", "att"])
-    with h5py.File(tmp_path / "plain.h5", "w") as f:
-        f["x"] = np.ones(3)
-    with pytest.raises(DataError, match=r"plain.h5: an HDF5 file without MATLAB's v7.3 header"):
-        read_mat(tmp_path / "plain.h5", ["x"])
-    (tmp_path / "junk.mat").write_bytes(b"\x00" * 300)
-    with pytest.raises(DataError, match=r"junk.mat: not a readable MATLAB file"):
-        read_mat(tmp_path / "junk.mat", ["x"])
 
 
 def test_from_one_based():

@@ -203,7 +203,7 @@ def test_checksum_mismatch_is_one_clear_error_and_leaves_no_file(served, tmp_pat
 def test_unknown_checksum_is_refused_unless_pinned_or_verify_false(served, tmp_path, caplog):
     server, _ = served
     sources = _sources(server.base + "/xlsa17.zip", sha256=None)
-    with pytest.raises(DataError, match=r"no published sha256.*verify=False"):
+    with pytest.raises(DataError, match=r"no published sha256.*--sha256 HEX.*--no-verify \(Python: verify=False"):
         download("awa2", tmp_path, sources=sources, progress=False)
     assert server.requests == []  # refused before downloading anything
     with pytest.raises(DataError, match="sha256 mismatch"):

@@ -10,6 +10,7 @@ from scipy.io import loadmat
 
 from kgzsl.data.synthetic import SyntheticBenchmark, synthesize_features, synthesize_features_chunked
 from kgzsl.errors import ConfigError, DataError
+from kgzsl.matlab import write_mat
 from kgzsl.registry import DATASETS
 
 # benchmark: (seen classes, unseen classes, trainval, test_seen, test_unseen, attribute dimension)
@@ -142,8 +143,11 @@ def test_chunked_generator_matches_the_plain_one():
 
 def test_errors(tmp_path, monkeypatch):
     monkeypatch.delenv("KGZSL_SHARED_DATA", raising=False)
-    with pytest.raises(DataError, match="KGZSL_SHARED_DATA"):
+    with pytest.raises(DataError) as error:
         SyntheticBenchmark().load()
+    # one line that says both ways out
+    assert "\n" not in str(error.value) and "dataset.root" in str(error.value)
+    assert "AWA2/att_splits.mat" in str(error.value) and "KGZSL_SHARED_DATA" in str(error.value)
     with pytest.raises(DataError, match=r"AWA2/att_splits.mat: no such file"):
         SyntheticBenchmark(root=str(tmp_path)).load()
     with pytest.raises(ConfigError, match="benchmark"):
@@ -155,3 +159,39 @@ def test_registered_with_shared_data_flag(xlsa17):
     assert cls.needs_shared_data
     ds = DATASETS.build("synthetic_benchmark", benchmark="FLO", root=str(xlsa17), n_features=8).load()
     assert ds.num_classes == 102
+
+
+def _tiny_att_splits(root, att, **extra):
+    folder = root / "APY"
+    folder.mkdir(parents=True, exist_ok=True)
+    values = {
+        "allclasses_names": [f"c{i}" for i in range(32)],
+        "att": att,
+        "trainval_loc": np.arange(1, 101.0),
+        "test_seen_loc": np.arange(101, 131.0),
+        "test_unseen_loc": np.arange(131, 191.0),
+    }
+    write_mat(folder / "att_splits.mat", values | extra, version="5")
+    return folder / "att_splits.mat"
+
+
+def test_nan_in_att_is_reported_against_the_file(tmp_path):
+    att = np.random.default_rng(0).random((4, 32))
+    _tiny_att_splits(tmp_path, att)
+    assert SyntheticBenchmark(benchmark="APY", root=str(tmp_path), n_features=4).load().num_classes == 32
+    att[1, 7] = np.nan
+    path = _tiny_att_splits(tmp_path, att)
+    with pytest.raises(DataError) as error:
+        SyntheticBenchmark(benchmark="APY", root=str(tmp_path), n_features=4).load()
+    assert str(error.value).startswith(f"{path}: field 'att': NaN or infinite values"), str(error.value)
+    assert "class 8 ('c7')" in str(error.value)
+
+
+def test_damaged_att_splits_is_one_line(tmp_path):
+    path = _tiny_att_splits(tmp_path, np.ones((4, 32)))
+    path.write_bytes(path.read_bytes()[:-5])
+    with pytest.raises(DataError, match=r"att_splits.mat: truncated MATLAB file"):
+        SyntheticBenchmark(benchmark="APY", root=str(tmp_path)).load()
+    path.write_text("att,1,2\n")
+    with pytest.raises(DataError, match=r"att_splits.mat: not a readable MATLAB file \(it holds text"):
+        SyntheticBenchmark(benchmark="APY", root=str(tmp_path)).load()

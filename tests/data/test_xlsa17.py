@@ -283,6 +283,29 @@ def test_nan_features_name_the_file_and_image(tmp_path):
         load_tiny(tiny(tmp_path, features=features))
 
 
+@pytest.mark.parametrize("key", ["att", "original_att"])
+def test_nan_semantics_name_the_file_the_variable_and_the_class(tmp_path, key):
+    att = np.random.default_rng(0).random((5, 6))
+    att[2, 3] = np.nan  # attribute 3 of class 4 ('c4')
+    root = tiny(tmp_path, **{key: att})
+    with pytest.raises(DataError) as error:
+        load_tiny(root)
+    message = str(error.value)
+    assert message.startswith(f"{root / 'AWA1' / 'att_splits.mat'}: field {key!r}: NaN or infinite"), message
+    assert "class 4 ('c4')" in message
+
+
+def test_nan_in_a_semantic_file_names_that_file(tmp_path):
+    root = tiny(tmp_path)
+    sem = np.ones((6, 3))
+    sem[5, 0] = np.inf
+    write_mat(tmp_path / "o2v.mat", {"k2v": sem}, version="5")
+    with pytest.raises(
+        DataError, match=r"o2v.mat: field 'k2v': NaN or infinite values for 1 class\(es\), the first class 6"
+    ):
+        load_tiny(root, semantic_files={"o2v": f"{tmp_path / 'o2v.mat'}#k2v"})
+
+
 def test_missing_files_and_bad_val_lists(tmp_path):
     with pytest.raises(DataError, match=r"AWA1/att_splits.mat: no such file"):
         load_tiny(tmp_path)
