@@ -242,7 +242,7 @@ def _fetch(url: str, part: Path, *, progress: bool, label: str) -> None:
     A server that answers a Range request with the whole file (200 instead of 206) makes the
     download start over; a 416 for a ``.part`` that already has every byte counts as done.
     """
-    from tqdm.auto import tqdm
+    from kgzsl.context import progress_bar
 
     offset = part.stat().st_size if part.exists() else 0
     try:
@@ -267,7 +267,7 @@ def _fetch(url: str, part: Path, *, progress: bool, label: str) -> None:
         written = offset
         with (
             open(part, "ab" if offset else "wb") as f,
-            tqdm(
+            progress_bar(
                 total=total,
                 initial=offset,
                 unit="B",

@@ -594,7 +594,8 @@ def extract_features(
             while offline, or ``out`` holding features of other inputs (without ``overwrite``).
     """
     import torch
-    from tqdm.auto import tqdm
+
+    from kgzsl.context import progress_bar
 
     if batch_size < 1:
         raise DataError(f"extract_features: batch_size must be >= 1, got {batch_size}")
@@ -644,7 +645,8 @@ def extract_features(
             num_workers=num_workers,
             pin_memory=model.device.type == "cuda",
         )
-        bar = tqdm(total=n, initial=done, disable=not progress, desc=f"features {name}", unit="img")
+        # honours the active run's --no-progress as well as this call's own setting
+        bar = progress_bar(total=n, initial=done, disable=not progress, desc=f"features {name}", unit="img")
         try:
             start = done
             for batch in loader:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from kgzsl.context import current_context
 from kgzsl.data.dataset import ZSLDataset, check_ranges, read_text, standard_splits
 from kgzsl.data.features import backbone_slug, extract_features, list_images, load_extracted
 from kgzsl.errors import DataError
@@ -74,13 +75,15 @@ class ImageFolder(Component):
             says so).
         cache: features folder; default ``<root>/.kgzsl-features/<backbone-weights>/``.
         batch_size: images per forward pass.
-        device: ``"auto"`` uses the GPU when there is one.
+        device: ``"auto"`` uses the GPU when there is one; ``None``: the run's device
+            (``train.device``; ``auto`` outside a run).
         num_workers: DataLoader processes decoding images.
         image_size: input resolution instead of the backbone's own.
-        progress: show a progress bar while extracting.
+        progress: show a progress bar while extracting; ``None``: the run's setting (``--no-progress``).
         test_fraction: share of each seen class's images held out as ``test_seen``.
         val_class_fraction: share of seen classes held out as ``val`` for model selection.
-        seed: seed of the splits.
+        seed: seed of the splits. The dataset's own seed, not the run's (``train.seed``): the
+            splits are part of the data's identity, so runs of any seed compare on the same ones.
     """
 
     #: the contract test needs a real folder of images: it builds this dataset with the
@@ -96,10 +99,10 @@ class ImageFolder(Component):
         weights: str | None = None,
         cache: str | None = None,
         batch_size: int = 64,
-        device: str = "auto",
+        device: str | None = None,
         num_workers: int = 0,
         image_size: int | None = None,
-        progress: bool = True,
+        progress: bool | None = None,
         test_fraction: float = 0.2,
         val_class_fraction: float = 0.2,
         seed: int = 0,
@@ -180,6 +183,7 @@ class ImageFolder(Component):
         if thin:
             raise DataError(f"image_folder: seen classes need 2+ images (train and test): {', '.join(thin[:10])}")
         cache = self.cache_dir()
+        run = current_context()  # the active run's device and progress setting, where not set here
         # the cache belongs to this dataset: a stale one (images changed) is replaced, not an error
         extract_features(
             root,
@@ -187,8 +191,8 @@ class ImageFolder(Component):
             self.backbone,
             weights=self.weights,
             batch_size=self.batch_size,
-            device=self.device,
-            progress=self.progress,
+            device=self.device if self.device is not None else run.device,
+            progress=self.progress if self.progress is not None else run.progress,
             overwrite=True,
             num_workers=self.num_workers,
             image_size=self.image_size,

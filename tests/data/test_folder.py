@@ -111,3 +111,23 @@ def test_read_class_list(tmp_path):
     assert read_class_list(None, tmp_path, "seen") is None
     with pytest.raises(DataError, match="listed twice: a"):
         read_class_list(["a", "a"], tmp_path, "seen")
+
+
+def test_device_and_progress_follow_the_run_unless_set(image_root, monkeypatch):
+    """``device`` / ``progress`` left unset take the active run's (``train.device``, ``--no-progress``)."""
+    import kgzsl.data.folder as folder
+    from kgzsl.context import RunContext
+
+    seen: list[tuple[str, bool]] = []
+    real = folder.extract_features
+
+    def spy(*args, **kwargs):
+        seen.append((kwargs["device"], kwargs["progress"]))
+        return real(*args, **{**kwargs, "device": "cpu"})
+
+    monkeypatch.setattr(folder, "extract_features", spy)
+    params = {"root": str(image_root), "backbone": f"open_clip:{TINY_OPEN_CLIP}", "unseen": "unseen.txt"}
+    with RunContext(device="cpu", progress=False).activate():
+        DATASETS.build("image_folder", **params).load()
+        DATASETS.build("image_folder", **params, device="cuda:1", progress=True).load()
+    assert seen == [("cpu", False), ("cuda:1", True)]
