@@ -114,12 +114,12 @@ def run_case(case: str, folder: Path) -> dict[str, Any]:
         ]
     }
     cases = {
-        "xlsa17": lambda: XLSA17(name="AWA2", root=str(folder), val_split=0).load().features,
+        "xlsa17": lambda: XLSA17(benchmark="AWA2", root=str(folder), val_split=0).load().features,
         "loadmat": lambda: (
             scipy.io.loadmat(folder / "AWA2" / "att_splits.mat"),
             scipy.io.loadmat(folder / "AWA2" / "res101.mat")["features"].T,
         )[1],
-        "xlsa17_z": lambda: XLSA17(name="AWA2", root=str(folder / "compressed"), val_split=0).load().features,
+        "xlsa17_z": lambda: XLSA17(benchmark="AWA2", root=str(folder / "compressed"), val_split=0).load().features,
         "loadmat_z": lambda: (
             scipy.io.loadmat(folder / "compressed" / "AWA2" / "att_splits.mat"),
             scipy.io.loadmat(folder / "compressed" / "AWA2" / "res101.mat")["features"].T,
