@@ -10,6 +10,7 @@ that the config reaches the dataset, not the accuracy.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -282,3 +283,42 @@ def test_out_of_range_dataset_parameters_are_refused_before_any_work(section, ex
     assert main(["run", str(path), "--out", str(tmp_path / "runs"), "--no-progress"]) == 2
     assert expected in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def _readme_datasets_section() -> str:
+    text = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    return text[text.index("## Datasets") : text.index("\n## ", text.index("## Datasets") + 5)]
+
+
+def test_the_readme_dataset_sections_are_valid_configs():
+    blocks = re.findall(r"```yaml\n(.*?)```", _readme_datasets_section(), flags=re.S)
+    sections = [
+        yaml.safe_load(line)["dataset"] for b in blocks for line in b.splitlines() if line.startswith("dataset:")
+    ]
+    assert {s["name"] for s in sections} >= {"xlsa17", "kzsl_imagenet", "synthetic_benchmark", "synthetic_kg"}
+    for section in sections:
+        params = {k: v for k, v in section.items() if k != "name"}
+        DATASETS.check_params(section["name"], params, where="dataset")
+
+
+@pytest.mark.slow  # AWA2's 37,322 synthetic images at the README's 256 features: about 10 s
+def test_the_readme_synthetic_benchmark_experiment_runs(shared_data: Path, tmp_path: Path, capsys):
+    block = next(b for b in re.findall(r"```yaml\n(.*?)```", _readme_datasets_section(), flags=re.S) if "method:" in b)
+    config = yaml.safe_load(block)
+    # the README's root is the user's download folder; here the same files come from the shared data
+    assert config["dataset"]["root"] == "data/xlsa17"
+    config["dataset"]["root"] = str(shared_data / "xlsa17")
+    path = tmp_path / "synthetic.yaml"
+    path.write_text(yaml.safe_dump(config | {"select": {}}), encoding="utf-8")
+    assert main(["run", str(path), "--out", str(tmp_path / "runs"), "--no-progress"]) == 0, capsys.readouterr().err
+    metrics = json.loads((tmp_path / "runs" / "synthetic" / "seed-0" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["zsl/top1"] > 0.1 + 0.05  # AWA2 has 10 unseen classes: chance is 0.1
+
+
+def test_synthetic_benchmark_without_root_or_shared_data_is_one_line(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.delenv("KGZSL_SHARED_DATA", raising=False)
+    path = tmp_path / "synthetic.yaml"
+    path.write_text(yaml.safe_dump({**METHOD, "dataset": {"name": "synthetic_benchmark"}}), encoding="utf-8")
+    assert main(["run", str(path), "--out", str(tmp_path / "runs"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "set dataset.root" in err and "KGZSL_SHARED_DATA" in err, err
