@@ -156,6 +156,8 @@ class KnowledgeGraph:
         path = Path(path)
         try:
             return self._load(path, format, graph, **options)
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path}: not UTF-8 text ({e.reason})") from None
         except (PermissionError, IsADirectoryError, NotADirectoryError) as e:
             what = "permission denied" if isinstance(e, PermissionError) else (e.strerror or str(e))
             raise DataError(f"{e.filename or path}: cannot read ({what})") from None
@@ -251,9 +253,9 @@ class KnowledgeGraph:
                 to_graph=ox.NamedNode(graph_iri),
             )
         except SyntaxError as e:
-            line = getattr(e, "lineno", None)
-            where = f"{path}:{line}" if line else str(path)
             message = getattr(e, "msg", None) or str(e)
+            line = getattr(e, "lineno", None) or _locate(path, message)
+            where = f"{path}:{line}" if line else str(path)
             if "Invalid UTF-8" in message:
                 message = "not UTF-8 text: " + message
             raise DataError(f"{where}: malformed {shown}: {_one_line(message)}") from None
@@ -289,14 +291,18 @@ class KnowledgeGraph:
             yield quad.subject, quad.predicate, quad.object
 
     def fingerprint(self) -> str:
-        """sha256 of the triples (union of the sources, as sorted N-Triples lines): equal
-        content gives an equal fingerprint, whatever the files or their order."""
+        """sha256 of the triples (union of the sources, as sorted N-Triples lines, and of the
+        :attr:`lookup` graph's for a selection): equal content gives an equal fingerprint,
+        whatever the files or their order."""
         import hashlib
 
         h = hashlib.sha256()
         for line in sorted({f"{s} {p} {o}" for s, p, o in self.triples()}):
             h.update(line.encode())
             h.update(b"\n")
+        if self._lookup is not None:
+            # names and texts are looked up there: a change in it may change the result
+            h.update(b"lookup " + self._lookup.fingerprint().encode())
         return h.hexdigest()
 
     def graphs(self) -> list[str]:
@@ -589,6 +595,23 @@ def _text_prefixes(path: Path) -> dict[str, str]:
     for name, iri in _PREFIX_LINE.findall(text):
         found.setdefault(name, iri)
     return found
+
+
+def _locate(path: Path, message: str) -> int | None:
+    """The line of the first text that an error message quotes (``'http://a b'``, `` `x` ``),
+    for parsers that give none (Oxigraph's RDF/XML and JSON-LD)."""
+    fragments = [f for f in re.findall(r"'([^'\n]{3,})'|`([^`\n]{3,})`", message) for f in f if f]
+    if not fragments:
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    for fragment in fragments:
+        at = data.find(fragment.encode("utf-8"))
+        if at >= 0:
+            return data.count(b"\n", 0, at) + 1
+    return None
 
 
 def _check_xml(path: Path) -> dict[str, str]:

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,132 @@ def test_kg_interop_wrappers(toy_kg_file: Path):
     assert g.has_edge("http://example.org/toy#cat", "http://example.org/toy#Felid")
     view = kg.to_pyg(add_inverse=True)
     assert view.num_edges == 2 * kg.to_pyg().num_edges
+
+
+# --- K-ZSL settings keep the classes; any K-ZSL folder; no knowledge -----------------------
+
+AWA = "http://www.semanticweb.org/ontologies/AwA#"
+
+
+def _awa2_class_names(shared_data: Path) -> list[str]:
+    """The 50 AWA2 class names of the real xlsa17 ``att_splits.mat`` (``antelope``, ``grizzly+bear``, ...)."""
+    import scipy.io
+
+    names = scipy.io.loadmat(shared_data / "xlsa17" / "AWA2" / "att_splits.mat")["allclasses_names"]
+    return [str(n[0][0]) for n in names]
+
+
+@pytest.mark.parametrize("setting", sorted(KZSL_SETTINGS))
+def test_every_kzsl_setting_finds_the_50_awa2_classes(shared_data: Path, setting: str):
+    from kgzsl.knowledge.alignment import align_classes
+    from kgzsl.knowledge.views import to_pyg
+
+    names = _awa2_class_names(shared_data)
+    assert len(names) == 50
+    kg = KZSLKnowledge(dataset="AwA", setting=setting, root=str(shared_data / "kzsl")).build()
+    iris = align_classes(kg, names)
+    classes = json.loads((shared_data / "kzsl" / "ori_data" / "AwA" / "class.json").read_text())
+    by_name = {name: wnid for group in classes.values() for wnid, name in group.items()}
+    assert iris == [AWA + by_name[n] for n in names]
+    # the setting's triples only (K-ZSL's labels are not added to it), but every class is in them
+    assert kg.graph_names() == sorted(KZSL_SETTINGS[setting])
+    if "literals" not in KZSL_SETTINGS[setting]:
+        assert RDFS + "label" not in kg.relation_counts()
+    assert all(iri in to_pyg(kg).node_index for iri in iris)
+
+
+def test_kzsl_selection_fingerprint_follows_the_whole_graph(tmp_path: Path, shared_data: Path):
+    import shutil
+
+    folder = tmp_path / "AwA"
+    shutil.copytree(shared_data / "kzsl" / "triples" / "AwA", folder)
+    first = KZSLKnowledge(path=str(folder), setting="hierarchy").build()
+    with (folder / "literals.txt").open("a") as f:
+        f.write("AwA:n02071294\trdfs:label\torca\n")
+    second = KZSLKnowledge(path=str(folder), setting="hierarchy").build()
+    assert set(first.triples()) == set(second.triples())
+    assert first.fingerprint() != second.fingerprint()  # a cached class embedding must not be reused
+
+
+def _own_kzsl_folder(folder: Path) -> Path:
+    """A user's own K-ZSL-format dataset folder (its own prefix ``Zoo``) with a class list."""
+    folder.mkdir(parents=True)
+    (folder / "class_hierarchy_triples.txt").write_text(
+        "Zoo:n01\trdfs:subClassOf\tZoo:n00\nZoo:n02\trdfs:subClassOf\tZoo:n00\nZoo:n03\trdfs:subClassOf\tZoo:n00\n"
+    )
+    (folder / "class_attribute_triples.txt").write_text(
+        "Zoo:n01\tZoo:hasColor\tZoo:a01\nZoo:n02\tZoo:hasColor\tZoo:a02\nZoo:n03\tZoo:hasColor\tZoo:a01\n"
+    )
+    (folder / "attribute_hierarchy_triples.txt").write_text("Zoo:a01\trdfs:subClassOf\tZoo:a00\n")
+    (folder / "literals.txt").write_text("Zoo:n01\trdfs:label\tzebra\nZoo:a01\trdfs:label\tstriped\n")
+    (folder / "sameAs_triples.txt").write_text("Zoo:n02\towl:sameAs\tcn:okapi\n")
+    (folder / "conceptnet_triples_filter.txt").write_text("cn:okapi\trdfs:subClassOf\tcn:giraffid\n")
+    (folder / "class.json").write_text(
+        json.dumps({"seen": {"n01": "zebra"}, "unseen": {"n02": "okapi", "n03": "tapir"}})
+    )
+    return folder
+
+
+def test_kzsl_source_takes_any_kzsl_folder(tmp_path: Path):
+    from kgzsl.knowledge.alignment import align_classes
+
+    zoo = "http://www.semanticweb.org/ontologies/Zoo#"
+    folder = _own_kzsl_folder(tmp_path / "kzsl" / "triples" / "Zoo")
+    by_root = KZSLKnowledge(dataset="Zoo", root=str(tmp_path / "kzsl"), setting="attributes").build()
+    by_path = KZSLKnowledge(path=str(folder), setting="attributes").build()
+    assert set(by_root.triples()) == set(by_path.triples()) and len(by_path) == 3
+    for setting in ("hierarchy", "attributes", "attribute_hierarchy", "basic", "literals", "conceptnet"):
+        kg = KZSLKnowledge(path=str(folder), setting=setting).build()
+        assert align_classes(kg, ["zebra", "okapi", "tapir"]) == [zoo + "n01", zoo + "n02", zoo + "n03"]
+    with pytest.raises(DataError, match=r"no such file \(K-ZSL Zoo has no 'disjoint_class_class' knowledge\)"):
+        KZSLKnowledge(dataset="Zoo", root=str(tmp_path / "kzsl"), setting="logics").build()
+    with pytest.raises(
+        DataError, match=r"no such folder \(expected the K-ZSL triples of 'Birds'\); datasets there: Zoo"
+    ):
+        KZSLKnowledge(dataset="Birds", root=str(tmp_path / "kzsl")).build()
+    mine = KZSLKnowledge(path=str(folder), prefixes={"Zoo": "http://example.org/zoo#"}).build()
+    assert "http://example.org/zoo#n01" in mine.to_pyg().node_index
+
+
+def test_kzsl_imnet_a_settings_find_their_80_classes(shared_data: Path):
+    from kgzsl.knowledge.alignment import align_classes
+
+    split = shared_data / "kzsl" / "splits" / "ImNet_A"
+    wnids = (split / "seen.txt").read_text().split() + (split / "unseen.txt").read_text().split()
+    for setting in ("attributes", "conceptnet"):
+        kg = KZSLKnowledge(dataset="ImNet_A", setting=setting, root=str(shared_data / "kzsl")).build()
+        assert len(align_classes(kg, wnids)) == 80
+
+
+def test_no_knowledge_is_an_empty_graph(tmp_path: Path):
+    from kgzsl.knowledge.alignment import align_classes
+
+    kg = KNOWLEDGE.build("files", where="knowledge", paths=[]).build()
+    assert len(kg) == 0 and kg.graph_names() == []
+    with pytest.raises(DataError, match=r"the knowledge graph is empty \(e\.g\. knowledge: \{paths: \[\]\}\)"):
+        align_classes(kg, ["cat"])
+
+
+def test_files_source_prefixes(tmp_path: Path):
+    path = tmp_path / "mine.csv"
+    path.write_text("Birds:n01\trdfs:subClassOf\tBirds:n00\n")
+    kg = KnowledgeFiles(paths=[str(path)], prefixes={"Birds": "http://example.org/b#"}).build()
+    assert {s.value for s, _, _ in kg.triples()} == {"http://example.org/b#n01"}
+    with pytest.raises(ConfigError, match=r"knowledge\.prefixes\.Birds: expected a prefix name and an absolute IRI"):
+        KnowledgeFiles(paths=[str(path)], prefixes={"Birds": "not an iri"}).build()
+
+
+@pytest.mark.slow
+def test_readme_conceptnet_example_runs(shared_data: Path, tmp_path: Path):
+    import kgzsl
+
+    config = {
+        "dataset": {"name": "synthetic_benchmark", "benchmark": "AWA2", "n_features": 32},
+        "knowledge": {"name": "kzsl", "dataset": "AwA", "setting": "conceptnet"},
+        "semantics": {"name": "kg_attributes"},
+        "method": {"name": "eszsl"},
+    }
+    from kgzsl.config import resolve
+
+    result = kgzsl.run_experiment(resolve(config), stem="conceptnet", out=str(tmp_path / "runs"))
+    assert 0.0 <= result.metrics["zsl/top1"] <= 1.0

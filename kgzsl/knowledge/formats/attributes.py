@@ -53,7 +53,7 @@ from urllib.parse import quote
 import numpy as np
 
 from kgzsl.errors import DataError
-from kgzsl.knowledge.formats import Triple, register_format
+from kgzsl.knowledge.formats import Triple, one_line, read_text, register_format
 
 __all__ = [
     "VOCAB",
@@ -101,11 +101,11 @@ def load_json(path: Path) -> Any:
     if not path.is_file():
         raise DataError(f"{path}: expected a JSON file")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise DataError(f"{path}:{e.lineno}: malformed JSON: {e.msg}") from None
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except RecursionError:
+        raise DataError(f"{path}: malformed JSON: nested too deeply") from None
 
 
 def _named(ox: Any, iri: str, path: Path) -> Any:
@@ -145,7 +145,7 @@ def _read_names(source: str | os.PathLike | Sequence[str] | Mapping[str, str]) -
     path = Path(source)
     if not path.is_file():
         raise DataError(f"{path}: attribute names file not found")
-    lines = [(i, line.strip()) for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)]
+    lines = [(i, line.strip()) for i, line in enumerate(read_text(path).splitlines(), 1)]
     lines = [(i, line) for i, line in lines if line]
     if not lines:
         raise DataError(f"{path}: attribute names file is empty")
@@ -155,7 +155,7 @@ def _read_names(source: str | os.PathLike | Sequence[str] | Mapping[str, str]) -
     for lineno, line in lines:
         fields = [f.strip() for f in line.split("\t")]
         if len(fields) != 2 or not all(fields):
-            raise DataError(f"{path}:{lineno}: expected 'id<TAB>name', found {line[:80]!r}")
+            raise DataError(f"{path}:{lineno}: expected 'id<TAB>name', found {one_line(line[:80])!r}")
         pairs.append((fields[0], fields[1]))
     return pairs
 
@@ -409,10 +409,7 @@ def read_attributes_matrix(
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: expected a text file")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    lines = read_text(path).splitlines()
     numbered = [(i, line) for i, line in enumerate(lines, 1) if line.strip()]
     if not numbered:
         raise DataError(f"{path}: file is empty")
@@ -429,7 +426,7 @@ def read_attributes_matrix(
         if len(row) != len(header) + 1:
             raise DataError(
                 f"{path}:{lineno}: expected {len(header) + 1} fields (class and {len(header)} values),"
-                f" found {len(row)}: {line[:80]!r}"
+                f" found {len(row)}: {one_line(line[:80])!r}"
             )
         classes.append(row[0].strip())
         for j, cell in enumerate(row[1:]):

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from kgzsl.errors import DataError
-from kgzsl.knowledge.formats import Triple, register_format
+from kgzsl.knowledge.formats import Triple, read_text, register_format
 from kgzsl.knowledge.formats.attributes import (
     VOCAB,
     class_namespaces,
@@ -166,10 +166,7 @@ def read_documents_dir(
         raise DataError(f"{path}: no files matching {pattern!r}")
     texts: dict[str, list[str]] = {}
     for file in files:
-        try:
-            content = file.read_text(encoding="utf-8")
-        except UnicodeDecodeError as e:
-            raise DataError(f"{file}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        content = read_text(file)
         items = [line.strip() for line in content.splitlines()] if split_lines else [content.strip()]
         items = [t for t in items if t]
         if not items:

@@ -58,8 +58,9 @@ KZSL_NAMESPACE = "http://www.semanticweb.org/ontologies/{prefix}#"
 #: relations whose object is always a literal, however it looks
 _TEXT_RELATIONS = {RDFS + "label", RDFS + "comment", SKOS + "prefLabel", SKOS + "altLabel", SKOS + "definition"}
 
-#: The prefixes of the K-ZSL files (taken from the ``@prefix`` lines of ``KG-AwA.ttl`` and
-#: ``KG-ImNet-A.ttl``; the CSV files spell ``AwA:``/``ImNet-A:`` where Turtle has ``awa:``).
+#: The prefixes of the K-ZSL files (taken from the ``@prefix`` lines of ``KG-AwA.ttl``,
+#: ``KG-ImNet-A.ttl`` and ``KG-ImNet-O.ttl``; the CSV files spell ``AwA:``/``ImNet-A:`` where
+#: Turtle has ``awa:``). Other prefixes follow :data:`KZSL_NAMESPACE`.
 KZSL_PREFIXES: dict[str, str] = {
     "rdf": RDF,
     "rdfs": RDFS,
@@ -70,6 +71,8 @@ KZSL_PREFIXES: dict[str, str] = {
     "awa": "http://www.semanticweb.org/ontologies/AwA#",
     "ImNet-A": "http://www.semanticweb.org/ontologies/ImNet-A#",
     "imnet-a": "http://www.semanticweb.org/ontologies/ImNet-A#",
+    "ImNet-O": "http://www.semanticweb.org/ontologies/ImNet-O#",
+    "imnet-o": "http://www.semanticweb.org/ontologies/ImNet-O#",
     "cn": "http://www.semanticweb.org/ontologies/ConceptNet#",
 }
 

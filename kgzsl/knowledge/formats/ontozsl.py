@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from kgzsl.errors import DataError
-from kgzsl.knowledge.formats import Triple, register_format
+from kgzsl.knowledge.formats import Triple, one_line, read_text, register_format
 from kgzsl.knowledge.formats.attributes import iri_safe
 
 __all__ = ["WELL_KNOWN_RELATIONS", "read_ontozsl"]
@@ -54,10 +54,7 @@ DEFAULT_NAMESPACE = "https://w3id.org/kgzsl/ontozsl/{dataset}#"
 
 def _read_lines(path: Path, columns: int, what: str) -> Iterator[tuple[int, list[str]]]:
     """``(line number, fields)`` of the non-blank lines, each with exactly ``columns`` fields."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    text = read_text(path)
     found = False
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -66,7 +63,7 @@ def _read_lines(path: Path, columns: int, what: str) -> Iterator[tuple[int, list
         if len(fields) != columns or not all(fields):
             raise DataError(
                 f"{path}:{lineno}: expected {columns} non-empty tab-separated fields ({what}),"
-                f" found {len(fields)}: {line[:80]!r}"
+                f" found {len(fields)}: {one_line(line[:80])!r}"
             )
         found = True
         yield lineno, fields

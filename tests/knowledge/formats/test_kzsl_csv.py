@@ -108,3 +108,115 @@ def test_failed_load_leaves_a_persistent_store_untouched(tmp_path: Path):
     del kg
     reopened = KnowledgeGraph(tmp_path / "store")
     assert set(reopened.triples()) == before and len(reopened) == 2
+
+
+# --- prefixes: K-ZSL's namespace rule, and the user's -------------------------------------
+
+BIRDS = "http://www.semanticweb.org/ontologies/Birds-X#"
+
+# a user's own K-ZSL-format KG with a prefix K-ZSL does not list, in its three formats
+_ROWS = [
+    ("Birds-X:n01", "rdfs:subClassOf", "Birds-X:n00"),
+    ("Birds-X:n02", "rdfs:subClassOf", "Birds-X:n00"),
+    ("Birds-X:n01", "Birds-X:hasColor", "Birds-X:a01"),
+    ("Birds-X:a01", "rdfs:subClassOf", "Birds-X:a00"),
+    ("Birds-X:n01", "rdfs:label", "robin, Turdus migratorius"),
+    ("Birds-X:a01", "rdfs:label", "red: a colour"),  # a label that looks like a prefixed name
+    ("Birds-X:n01", "owl:sameAs", "cn:robin"),
+    ("cn:robin", "cn:capableOf", "cn:sing"),
+    ("cn:robin", "cn:dbpedia/genus", "cn:turdus"),
+    ("Birds-X:n01", "owl:disjointWith", "Birds-X:n02"),
+]
+
+
+def _write_three_formats(folder: Path, namespace: str = BIRDS) -> tuple[Path, Path, Path]:
+    csv = folder / "KG-Birds.csv"
+    csv.write_text("Subject\tRelation\tObject\n" + "".join("\t".join(r) + "\n" for r in _ROWS))
+    txt = folder / "triples.txt"
+    txt.write_text("".join("\t".join(r) + "\n" for r in _ROWS))
+    ttl = folder / "KG-Birds.ttl"
+    ttl.write_text(
+        f"@prefix birds-x: <{namespace}> .\n"
+        f"@prefix cn: <{CN}> .\n"
+        "@prefix owl: <http://www.w3.org/2002/07/owl#> .\n"
+        "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+        "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n"
+        "birds-x:n01 rdfs:subClassOf birds-x:n00 ; birds-x:hasColor birds-x:a01 ;\n"
+        '    rdfs:label "robin, Turdus migratorius"^^xsd:string ; owl:sameAs cn:robin ;\n'
+        "    owl:disjointWith birds-x:n02 .\n"
+        "birds-x:n02 rdfs:subClassOf birds-x:n00 .\n"
+        'birds-x:a01 rdfs:subClassOf birds-x:a00 ; rdfs:label "red: a colour"^^xsd:string .\n'
+        f"cn:robin cn:capableOf cn:sing ; <{CN}dbpedia/genus> cn:turdus .\n"
+    )
+    return csv, txt, ttl
+
+
+def test_an_unknown_kzsl_prefix_loads_like_its_turtle_twin(tmp_path: Path):
+    csv, txt, ttl = _write_three_formats(tmp_path)
+    kg = KnowledgeGraph()
+    from_csv = _triples(kg, kg.load(csv, graph="csv"))
+    from_txt = _triples(kg, kg.load(txt, format="kzsl-triples", graph="txt"))
+    from_ttl = _triples(kg, kg.load(ttl, graph="ttl"))
+    assert len(from_csv) == len(_ROWS)
+    assert from_csv == from_txt == from_ttl
+    assert kg.prefixes["Birds-X"] == BIRDS and kg.prefixes["birds-x"] == BIRDS
+
+
+def test_declared_prefixes_win_over_the_derived_namespace(tmp_path: Path):
+    mine = "http://example.org/birds#"
+    csv, txt, ttl = _write_three_formats(tmp_path, namespace=mine)
+    kg = KnowledgeGraph(prefixes={"Birds-X": mine})
+    from_csv = _triples(kg, kg.load(csv, graph="csv"))
+    from_txt = _triples(kg, kg.load(txt, format="kzsl-triples", graph="txt"))
+    assert from_csv == from_txt == _triples(kg, kg.load(ttl, graph="ttl"))
+    # per load, too (a config's prefixes:), and derivation can be switched off
+    assert set(KnowledgeGraph().triples(KnowledgeGraph().load(csv))) != from_csv
+    other = KnowledgeGraph()
+    assert _triples(other, other.load(csv, prefixes={"Birds-X": mine})) == from_csv
+    with pytest.raises(DataError, match=r"KG-Birds\.csv:2: unknown prefix 'Birds-X' in 'Birds-X:n01'.*--prefix"):
+        KnowledgeGraph().load(csv, derive_prefixes=False)
+
+
+@pytest.mark.parametrize("name", ["AwA", "ImNet-A"])
+def test_the_namespace_rule_is_the_one_of_the_kzsl_files(shared_data: Path, name: str):
+    # K-ZSL's output2RDF.py: namespace = 'http://www.semanticweb.org/ontologies/' + dataset + '#'
+    # (with its dataset prefix as in the CSV), cn = ConceptNet; the Turtle files bind these.
+    import re
+
+    from kgzsl.knowledge.formats.kzsl_csv import KZSL_NAMESPACE, KZSL_PREFIXES, kzsl_prefixes
+
+    folder = shared_data / "kzsl" / "KG"
+    used = kzsl_prefixes(folder / f"KG-{name}.csv", derive_prefixes=True)
+    declared = dict(re.findall(r"@prefix (\S+): <([^>]+)>", (folder / f"KG-{name}.ttl").read_text()))
+    assert used[name] == KZSL_NAMESPACE.format(prefix=name) == declared[name.lower()]
+    assert used["cn"] == declared["cn"]
+    assert KZSL_PREFIXES[name] == KZSL_PREFIXES[name.lower()] == KZSL_NAMESPACE.format(prefix=name)
+
+
+def test_a_byte_order_mark_does_not_lose_the_first_triple(tmp_path: Path):
+    rows = "AwA:a\trdfs:subClassOf\tAwA:b\nAwA:b\trdfs:subClassOf\tAwA:c\n"
+    for name, content in [("nohead.csv", rows), ("head.csv", "Subject\tRelation\tObject\n" + rows)]:
+        path = tmp_path / name
+        path.write_bytes(b"\xef\xbb\xbf" + content.encode())
+        assert len(KnowledgeGraph.from_files(path)) == 2
+
+
+def test_a_malformed_first_line_is_an_error_not_a_header(tmp_path: Path):
+    path = tmp_path / "bad.csv"
+    path.write_text("AwA:a rdfs:subClassOf AwA:b\nAwA:b\trdfs:subClassOf\tAwA:c\n")
+    with pytest.raises(DataError, match=r"bad\.csv:1: expected 3 tab-separated fields"):
+        KnowledgeGraph().load(path)
+
+
+def test_comma_separated_kzsl_csv_with_quoted_fields(tmp_path: Path):
+    # K-ZSL's first releases (e.g. KG-ImNet-O.csv) were comma-separated, labels quoted
+    path = tmp_path / "KG-ImNet-O.csv"
+    path.write_text(
+        "Subject,Relation,Object\n"
+        "ImNet-O:n07873807,rdfs:subClassOf,ImNet-O:n07557434\n"
+        'ImNet-O:n07873807,rdfs:label,"pizza, pizza_pie"\n'
+    )
+    kg = KnowledgeGraph.from_files(path)
+    ns = "http://www.semanticweb.org/ontologies/ImNet-O#"
+    assert kg.query(f"SELECT ?l WHERE {{ <{ns}n07873807> rdfs:label ?l }}") == [("pizza, pizza_pie",)]
+    assert len(kg) == 2
