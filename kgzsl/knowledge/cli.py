@@ -15,7 +15,7 @@ from kgzsl.errors import ConfigError, KGZSLError
 __all__ = ["add_parser", "run", "parse_prefixes", "format_result"]
 
 #: ``--output-format`` choices of ``kg query``
-OUTPUT_FORMATS = ("table", "csv", "tsv", "json")
+OUTPUT_FORMATS = ("table", "csv", "tsv", "json", "turtle", "ntriples")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -48,8 +48,8 @@ def add_parser(sub: Any, parser_class: type) -> None:
         "-o",
         choices=OUTPUT_FORMATS,
         default="table",
-        help="table (tab-separated with a header line; default), csv, tsv (SPARQL TSV terms) or json"
-        " (SPARQL JSON results)",
+        help="table (tab-separated with a header line; default), csv, tsv (SPARQL TSV terms), json"
+        " (SPARQL JSON results), or for CONSTRUCT / DESCRIBE turtle or ntriples",
     )
     p.add_argument("--out", metavar="FILE", help="write the result to FILE instead of standard output")
     _common(p)
@@ -100,10 +100,21 @@ def _term_json(term: Any) -> dict[str, str]:
     return out
 
 
-def format_result(result: Any, output_format: str = "table") -> str:
+def format_result(result: Any, output_format: str = "table", kg: Any = None) -> str:
     """A :class:`~kgzsl.knowledge.store.QueryResult` as text: ``table`` (tab-separated values
     with a header line; ``true``/``false`` for ASK), ``csv`` and ``tsv`` (SPARQL 1.1 CSV/TSV
-    results), or ``json`` (SPARQL 1.1 JSON results)."""
+    results), ``json`` (SPARQL 1.1 JSON results), or the triples of a CONSTRUCT / DESCRIBE as
+    ``turtle`` (with the prefixes of ``kg`` that they use) or ``ntriples``."""
+    if output_format in ("turtle", "ntriples"):
+        import pyoxigraph as ox
+
+        if result.kind != "triples":
+            raise ConfigError(f"--output-format {output_format}: only for CONSTRUCT and DESCRIBE queries")
+        triples = [ox.Triple(*row) for row in result.rows]
+        if output_format == "ntriples":
+            return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode("utf-8")
+        prefixes = kg.used_prefixes(triples) if kg is not None else None
+        return ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes).decode("utf-8")
     if output_format == "json":
         if result.kind == "ask":
             data: dict[str, Any] = {"head": {}, "boolean": result.boolean}
@@ -182,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
 
         print(format_summary(summarize(kg)))
     elif args.kg_command == "query":
-        text = format_result(kg.sparql(sparql), args.output_format)
+        text = format_result(kg.sparql(sparql), args.output_format, kg)
         if args.out:
             from kgzsl.utils import atomic_write_bytes
 

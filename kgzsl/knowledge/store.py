@@ -472,7 +472,7 @@ class KnowledgeGraph:
         else:
             triples = {(q.subject, q.predicate, q.object) for q in self._store}
             items = [ox.Triple(*t) for t in sorted(triples, key=str)]
-        prefixes = self._used_prefixes(items) if fmt_name in ("TURTLE", "TRIG", "RDF_XML", "N3") else None
+        prefixes = self.used_prefixes(items) if fmt_name in ("TURTLE", "TRIG", "RDF_XML", "N3") else None
         try:
             data = ox.serialize(items, format=rdf_format, prefixes=prefixes)
         except (ValueError, TypeError) as e:
@@ -485,9 +485,9 @@ class KnowledgeGraph:
         except OSError as e:
             raise DataError(f"{path}: cannot write ({_one_line(e.strerror or str(e))})") from None
 
-    def _used_prefixes(self, items: list[Any]) -> dict[str, str]:
-        """The prefixes (of :attr:`prefixes`) whose namespace some IRI of ``items`` starts
-        with; a namespace bound to several names keeps the first."""
+    def used_prefixes(self, items: list[Any]) -> dict[str, str]:
+        """The prefixes (of :attr:`prefixes`) whose namespace some IRI of ``items`` (triples
+        or quads) starts with; a namespace bound to several names keeps the first."""
         import pyoxigraph as ox
 
         iris: set[str] = set()

@@ -113,3 +113,13 @@ def test_convert_kzsl_csv_to_turtle_and_back(shared_data, tmp_path, capsys):
     assert "@prefix cn: <http://www.semanticweb.org/ontologies/ConceptNet#> ." in head
     again = KnowledgeGraph.from_files(out)
     assert len(again) == 14112 and set(again.triples()) == set(KnowledgeGraph.from_files(source).triples())
+
+
+def test_construct_as_turtle_or_ntriples(zoo, capsys):
+    query = "CONSTRUCT { ?p ex:hasSub ?c } WHERE { ?c rdfs:subClassOf ?p }"
+    turtle = _run(capsys, "query", str(zoo), "--sparql", query, "-o", "turtle")
+    assert "@prefix ex: <http://example.org/zoo#> ." in turtle and re.search(r"^ex:Felid\s+ex:hasSub", turtle, re.M)
+    nt = _run(capsys, "query", str(zoo), "--sparql", query, "-o", "ntriples")
+    assert len(nt.splitlines()) == 3 and nt.startswith("<http://example.org/zoo#")
+    assert main(["kg", "query", str(zoo), "--sparql", "SELECT * WHERE { ?s ?p ?o }", "-o", "turtle"]) == 2
+    assert "only for CONSTRUCT and DESCRIBE" in capsys.readouterr().err
