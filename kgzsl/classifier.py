@@ -14,10 +14,17 @@ other class, so that their output plugs straight into :mod:`kgzsl.evaluation` an
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
+from kgzsl.context import current_context
+from kgzsl.methods.base import fit_context, mask_candidates, seeded
 from kgzsl.registry import CLASSIFIERS, Component
+
+if TYPE_CHECKING:
+    from kgzsl.context import RunContext
 
 __all__ = ["CosineClassifier", "LinearClassifierBase", "SoftmaxClassifier", "train_cross_entropy"]
 
@@ -31,11 +38,14 @@ def train_cross_entropy(
     batch_size: int,
     weight_decay: float = 0.0,
     beta1: float = 0.5,
+    context: RunContext | None = None,
+    desc: str = "classifier",
 ) -> nn.Module:
     """Train ``module`` (features → logits) with cross-entropy and Adam, in shuffled mini-batches.
 
     The data stays whole on its device; every epoch draws one ``torch.randperm`` from the
     global generator and slices it, so training repeats exactly after ``torch.manual_seed``.
+    The bar over epochs follows ``context``'s (or the active run's) progress setting.
 
     Shapes:
         features: ``[N, D]``.
@@ -45,7 +55,7 @@ def train_cross_entropy(
     # beta1 = 0.5 is the setting of the GAN-based ZSL papers whose classifier this is.
     optimizer = torch.optim.Adam(module.parameters(), lr=lr, betas=(beta1, 0.999), weight_decay=weight_decay)
     module.train()
-    for _ in range(epochs):
+    for _ in current_context(context).bar(range(epochs), desc=desc, unit="epoch"):
         order = torch.randperm(n, device=features.device)
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
@@ -60,6 +70,10 @@ def train_cross_entropy(
 class LinearClassifierBase(Component):
     """Shared ``fit`` / ``decision_function`` of the classifiers; subclasses only build the layer.
 
+    Training runs on the classifier's own ``device``, else the run's (outside a run: the
+    features'), with the seed ``context.seed_for(self.seed)`` (``None``: the run's), in a
+    forked RNG (:func:`~kgzsl.methods.base.fit_context`).
+
     Attributes (after ``fit``):
         module_: the trained ``nn.Module`` mapping ``[N, D]`` features to ``[N, K]`` logits.
         classes_: ``[K]`` int64 global indices of the classes it scores, in logit order.
@@ -71,6 +85,8 @@ class LinearClassifierBase(Component):
     batch_size: int
     weight_decay: float
     beta1: float
+    seed: int | None
+    device: str | None
 
     def _build(self, in_features: int, n_classes: int, device: torch.device) -> nn.Module:
         raise NotImplementedError
@@ -81,21 +97,23 @@ class LinearClassifierBase(Component):
         labels: torch.Tensor,
         classes: torch.Tensor,
         num_classes: int | None = None,
+        context: RunContext | None = None,
     ) -> LinearClassifierBase:
         """Train on ``features`` with global ``labels``, scoring only ``classes``.
 
         Args:
-            features: ``[N, D]`` float features; training happens on their device.
+            features: ``[N, D]`` float features (moved to the classifier's device).
             labels: ``[N]`` int64 global class indices, each in ``classes``.
             classes: ``[K]`` global indices of the classes to score (e.g. ``task.candidates``).
             num_classes: size ``C`` of the global class space (``task.num_classes``); defaults
                 to ``max(classes) + 1``.
+            context: the run's seed, device and progress setting (``None``: the active run's, if any).
 
         Returns:
             ``self``.
         """
-        device = features.device
-        features = features.float()
+        ctx, device = fit_context(context, self.device, features.device)
+        features = features.to(device, torch.float32)
         labels = torch.as_tensor(labels, device=device).long()
         classes = torch.as_tensor(classes, device=device).long().flatten()
         if features.ndim != 2 or labels.shape != (features.shape[0],):
@@ -112,10 +130,20 @@ class LinearClassifierBase(Component):
         targets = local[labels.clamp(0, num_classes - 1)]
         if not bool((in_range & (targets >= 0)).all()):
             raise ValueError("classifier: every label must be one of `classes`")
-        module = self._build(features.shape[1], classes.numel(), device)
-        self.module_ = train_cross_entropy(
-            module, features, targets, self.epochs, self.lr, self.batch_size, self.weight_decay, self.beta1
-        )
+        with seeded(ctx.seed_for(self.seed), device):
+            module = self._build(features.shape[1], classes.numel(), device)
+            self.module_ = train_cross_entropy(
+                module,
+                features,
+                targets,
+                self.epochs,
+                self.lr,
+                self.batch_size,
+                self.weight_decay,
+                self.beta1,
+                context=ctx,
+                desc=f"classifier ({self.registry_name})",
+            )
         self.classes_ = classes
         self.num_classes_ = num_classes
         return self
@@ -130,11 +158,7 @@ class LinearClassifierBase(Component):
         """
         features = features.to(self.classes_.device, torch.float32)
         log_probs = torch.log_softmax(self.module_(features), dim=1)
-        scores = torch.full(
-            (features.shape[0], self.num_classes_), float("-inf"), dtype=log_probs.dtype, device=features.device
-        )
-        scores[:, self.classes_] = log_probs
-        return scores
+        return mask_candidates(log_probs, self.classes_, self.num_classes_)
 
 
 @CLASSIFIERS.register("softmax")
@@ -150,6 +174,8 @@ class SoftmaxClassifier(LinearClassifierBase):
         batch_size: mini-batch size.
         weight_decay: L2 penalty on the weights (Adam's ``weight_decay``).
         beta1: Adam's first-moment decay.
+        seed: seed of the initialisation and shuffling; ``None``: the run's.
+        device: where to train; ``None``: the run's.
 
     Shapes:
         fit features: ``[N, D]``, labels ``[N]`` global indices, classes ``[K]``.
@@ -163,12 +189,16 @@ class SoftmaxClassifier(LinearClassifierBase):
         batch_size: int = 64,
         weight_decay: float = 0.0,
         beta1: float = 0.5,
+        seed: int | None = None,
+        device: str | None = None,
     ) -> None:
         self.epochs = epochs
         self.lr = lr
         self.batch_size = batch_size
         self.weight_decay = weight_decay
         self.beta1 = beta1
+        self.seed = seed
+        self.device = device
 
     def _build(self, in_features: int, n_classes: int, device: torch.device) -> nn.Module:
         return nn.Linear(in_features, n_classes, device=device)
@@ -211,6 +241,8 @@ class CosineClassifier(LinearClassifierBase):
         beta1: Adam's first-moment decay.
         scale: the temperature ``s`` (its initial value when learned).
         learn_scale: learn ``s`` with the weights.
+        seed: seed of the initialisation and shuffling; ``None``: the run's.
+        device: where to train; ``None``: the run's.
 
     Shapes:
         fit features: ``[N, D]``, labels ``[N]`` global indices, classes ``[K]``.
@@ -226,6 +258,8 @@ class CosineClassifier(LinearClassifierBase):
         beta1: float = 0.5,
         scale: float = 10.0,
         learn_scale: bool = False,
+        seed: int | None = None,
+        device: str | None = None,
     ) -> None:
         self.epochs = epochs
         self.lr = lr
@@ -234,6 +268,8 @@ class CosineClassifier(LinearClassifierBase):
         self.beta1 = beta1
         self.scale = scale
         self.learn_scale = learn_scale
+        self.seed = seed
+        self.device = device
 
     def _build(self, in_features: int, n_classes: int, device: torch.device) -> nn.Module:
         if not self.scale > 0:

@@ -6,8 +6,9 @@ Everything here is small enough for a unit test to train a method in well under 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -24,10 +25,30 @@ __all__ = [
     "write_tiny_clip",
     "toy_dataset",
     "toy_task",
+    "toy_kg",
+    "toy_kg_attributes",
+    "EXTRA_CLASS",
+    "CHANCE",
+    "SEEN_CHANCE",
+    "MARGINS",
+    "CONTRACT_PARAMS",
+    "margin_for",
+    "contract_task",
+    "assert_same_state",
+    "check_method",
+    "check_classifier",
+    "check_encoder",
+    "check_roundtrip",
+    "torch_equal",
+    "mirror_test_module",
+    "untested_components",
 ]
 
 #: the toy ontology's leaf classes; the last three are unseen
-TOY_CLASSES = ["cat", "lion", "dog", "wolf", "horse", "zebra", "eagle", "owl", "tiger", "fox", "penguin"]
+TOY_CLASSES: list[str] = ["cat", "lion", "dog", "wolf", "horse", "zebra", "eagle", "owl", "tiger", "fox", "penguin"]
+
+#: the seen class ``toy_task(extra_class=True)`` leaves out of the candidates ("owl")
+EXTRA_CLASS: int = TOY_CLASSES.index("owl")
 
 TOY_TTL = """\
 @prefix t: <http://example.org/toy#> .
@@ -61,13 +82,49 @@ def write_toy_kg(path: str | Path) -> Path:
     return path
 
 
-def toy_dataset(seed: int = 0, n_features: int = 16, images_per_class: tuple[int, int] = (12, 24)) -> ZSLDataset:
-    """A tiny synthetic dataset over :data:`TOY_CLASSES` (8 seen, 3 unseen), random binary semantics."""
+def toy_kg_attributes() -> tuple[np.ndarray, list[str]]:
+    """The toy ontology's ``t:has`` attributes as a binary ``[11, 18]`` matrix over :data:`TOY_CLASSES`.
+
+    Returns:
+        ``(matrix, attribute names)``, columns sorted by name.
+    """
+    has: dict[str, set[str]] = {}
+    for line in TOY_TTL.splitlines():
+        m = re.match(r"t:(\w+) a owl:Class .*; t:has (.*) \.$", line)
+        if m:
+            has[m.group(1)] = {a.strip().removeprefix("t:") for a in m.group(2).split(",")}
+    names = sorted(set().union(*has.values()))
+    matrix = np.array([[a in has[c] for a in names] for c in TOY_CLASSES], dtype=np.float32)
+    return matrix, names
+
+
+def toy_dataset(
+    seed: int = 0,
+    n_features: int = 16,
+    images_per_class: tuple[int, int] = (12, 24),
+    attributes: Literal["random", "kg"] = "random",
+) -> ZSLDataset:
+    """A tiny synthetic dataset over :data:`TOY_CLASSES` (8 seen, 3 unseen).
+
+    Args:
+        seed: seed of the semantics, the features and the splits.
+        n_features: feature dimension.
+        images_per_class: range of the number of images of each class.
+        attributes: the class semantics the features are drawn from: ``random`` binary
+            attributes (10), or ``kg``, the toy ontology's own ``t:has`` attributes (18, see
+            :func:`toy_kg_attributes`), so that what the KG says about a class is what its
+            images show (the contract test uses these, so that methods learning over the
+            graph can transfer too). The same ``seed`` gives the same class sizes and splits.
+    """
     rng = np.random.default_rng(seed)
     n_classes = len(TOY_CLASSES)
     semantics = (rng.random((n_classes, 10)) < 0.4).astype(np.float32)
     semantics[np.arange(n_classes), rng.integers(0, 10, n_classes)] = 1.0
     sizes = rng.integers(images_per_class[0], images_per_class[1] + 1, size=n_classes)
+    if attributes == "kg":
+        semantics = toy_kg_attributes()[0]
+    elif attributes != "random":
+        raise ValueError(f"toy_dataset: attributes must be 'random' or 'kg', not {attributes!r}")
     features, labels = synthesize_features(semantics, sizes, n_features, hidden=16, spread=0.3, seed=seed + 1)
     seen = np.arange(8)
     return ZSLDataset(
@@ -83,21 +140,40 @@ def toy_dataset(seed: int = 0, n_features: int = 16, images_per_class: tuple[int
     )
 
 
-def toy_task(seed: int = 0, device: Any = "cpu", split: str = "trainval") -> Any:
+def toy_task(
+    seed: int = 0,
+    device: Any = "cpu",
+    split: str = "trainval",
+    extra_class: bool = False,
+    attributes: Literal["random", "kg"] = "random",
+) -> Any:
     """A :class:`~kgzsl.methods.base.ZSLTask` from :func:`toy_dataset` (``split`` images as training data).
 
     With ``split="train"`` the task's unseen classes are the validation classes, as in model selection.
+
+    Args:
+        seed: the toy dataset's seed.
+        device: where the task's tensors live.
+        split: the training images (``trainval`` or ``train``).
+        extra_class: leave the seen class :data:`EXTRA_CLASS` out of the task (no image, neither
+            seen nor unseen, its semantics still a row of ``task.semantics``): a class outside
+            the candidates, which every method must score ``-inf``.
+        attributes: the toy dataset's semantics (see :func:`toy_dataset`).
     """
     import torch
 
     from kgzsl.methods.base import ZSLTask
 
-    ds = toy_dataset(seed)
+    ds = toy_dataset(seed, attributes=attributes)
     idx = ds.splits[split]
     if split == "train":
         seen, unseen = ds.train_classes, ds.val_classes
     else:
         seen, unseen = ds.seen, ds.unseen
+    if extra_class:
+        seen = np.setdiff1d(seen, [EXTRA_CLASS])
+        unseen = np.setdiff1d(unseen, [EXTRA_CLASS])
+        idx = idx[ds.labels[idx] != EXTRA_CLASS]
     return ZSLTask(
         features=torch.as_tensor(ds.features[idx], device=device),
         labels=torch.as_tensor(ds.labels[idx], device=device),
@@ -164,3 +240,299 @@ def write_tiny_clip(folder: str | Path, name: str = "kgzsl-tiny-clip", seed: int
     weights = folder / f"{name}.pt"
     torch.save(model.state_dict(), weights)
     return {"arch": str(config), "weights": str(weights)}
+
+
+# --------------------------------------------------------------------------- the contract
+#
+# One contract for every registered component, as functions so that a new component's own
+# tests (and the parametrized ``tests/test_contract.py``) get it for free. Each check raises
+# an ``AssertionError`` naming what broke.
+
+#: chance level of ZSL top-1 on the contract's toy task: its 3 unseen classes
+CHANCE: float = 1 / 3
+#: chance level of a classifier's seen-class top-1 on the contract's toy task: its 7 seen classes
+SEEN_CHANCE: float = 1 / 7
+#: how far above chance each component must score on the contract's toy task (``default`` for
+#: any component not listed): per-class top-1 of ZSL on the unseen classes for methods, of the
+#: seen classes for classifiers. Measured on the toy task (CPU, contract seed 0; 1/3 is chance):
+#: classifier_weights 1.0, eszsl 0.67, rgcn_zsl 0.89 (0.58-0.89 over dataset and run seeds),
+#: cvae 0.71 (0.53-0.81); classifiers' seen top-1 0.81-0.90 over seeds (1/7 is chance)
+MARGINS: dict[str, float] = {"default": 0.25, "cvae": 0.15, "rgcn_zsl": 0.2, "softmax": 0.5, "cosine": 0.5}
+#: parameters the contract builds a component with (default: none, the component's defaults).
+#: The classifiers' default learning rate is set for benchmark-sized data (hundreds of steps an
+#: epoch); the toy task has 2 steps an epoch, where 1e-3 leaves them near chance for some seeds
+CONTRACT_PARAMS: dict[str, dict[str, Any]] = {"softmax": {"lr": 1e-2}, "cosine": {"lr": 1e-2}}
+
+
+def _require(condition: bool, message: str) -> None:
+    # an explicit raise: these checks must also run under ``python -O``
+    if not condition:
+        raise AssertionError(message)
+
+
+def margin_for(name: str) -> float:
+    """The margin above chance that component ``name`` must reach in the contract."""
+    return MARGINS.get(name, MARGINS["default"])
+
+
+def toy_kg() -> Any:
+    """The toy ontology (:data:`TOY_TTL`) as a :class:`~kgzsl.knowledge.store.KnowledgeGraph`."""
+    import tempfile
+
+    from kgzsl.knowledge.store import KnowledgeGraph
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return KnowledgeGraph.from_files(write_toy_kg(Path(tmp) / "toy.ttl"))
+
+
+def contract_task(method: Any = None, seed: int = 0) -> tuple[Any, Any, Any]:
+    """The contract's toy task for ``method`` and the images it is scored on.
+
+    The task is :func:`toy_task` with the toy KG's attributes and a class outside the
+    candidates (:data:`EXTRA_CLASS`); a method that learns over the graph
+    (``needs_knowledge``) gets the toy KG and class ids, one that scores with class weights
+    (``semantics_are_weights``) gets the class means of the toy features as its semantics.
+
+    Returns:
+        ``(task, test_features [M, D], test_labels [M])``: the test images of the toy's unseen
+        classes first, then those of its seen classes (the left-out class's included).
+    """
+    import torch
+
+    ds = toy_dataset(seed, attributes="kg")
+    task = toy_task(seed, extra_class=True, attributes="kg")
+    if getattr(method, "needs_knowledge", False):
+        task.knowledge = toy_kg()
+        task.class_ids = list(TOY_CLASSES)
+    if getattr(method, "semantics_are_weights", False):
+        x = torch.as_tensor(ds.features)
+        task.semantics = torch.stack([x[ds.labels == c].mean(0) for c in range(ds.num_classes)])
+    idx = np.concatenate([ds.splits["test_unseen"], ds.splits["test_seen"]])
+    return task, torch.as_tensor(ds.features[idx]), ds.labels[idx]
+
+
+def assert_same_state(a: Any, b: Any, where: str = "state") -> None:
+    """Assert that two learned states (as :meth:`~kgzsl.registry.Component.state_dict` gives) are identical.
+
+    Tensors and arrays must be equal element for element (on the CPU), modules by their
+    ``state_dict``, nested components by type, parameters and state.
+    """
+    import torch
+
+    from kgzsl.registry import Component
+
+    if isinstance(a, torch.nn.Module) or isinstance(b, torch.nn.Module):
+        _require(type(a) is type(b), f"{where}: {type(a).__name__} != {type(b).__name__}")
+        assert_same_state(dict(a.state_dict()), dict(b.state_dict()), where)
+    elif isinstance(a, Component) or isinstance(b, Component):
+        _require(type(a) is type(b), f"{where}: {type(a).__name__} != {type(b).__name__}")
+        _require(a.get_params() == b.get_params(), f"{where}: parameters {a.get_params()} != {b.get_params()}")
+        assert_same_state(a.state_dict(), b.state_dict(), where)
+    elif isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        _require(isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor), f"{where}: a tensor and a non-tensor")
+        same = a.dtype == b.dtype and a.shape == b.shape
+        _require(same, f"{where}: {a.dtype}{tuple(a.shape)} != {b.dtype}{tuple(b.shape)}")
+        _require(torch.equal(a.cpu(), b.cpu()), f"{where}: tensors differ")
+    elif isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        _require(isinstance(a, np.ndarray) and isinstance(b, np.ndarray), f"{where}: an array and a non-array")
+        _require(a.dtype == b.dtype and a.shape == b.shape, f"{where}: {a.dtype}{a.shape} != {b.dtype}{b.shape}")
+        _require(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"), f"{where}: arrays differ")
+    elif isinstance(a, dict) and isinstance(b, dict):
+        _require(set(a) == set(b), f"{where}: keys {sorted(map(str, a))} != {sorted(map(str, b))}")
+        for key in a:
+            assert_same_state(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        _require(type(a) is type(b) and len(a) == len(b), f"{where}: {a!r} != {b!r}")
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_state(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):
+        pass
+    else:
+        _require(a == b, f"{where}: {a!r} != {b!r}")
+
+
+def _roundtrip(component: Any, folder: Path) -> Any:
+    """Save ``component`` into ``folder`` and load it back (built from its own saved parameters).
+
+    Reads with :func:`kgzsl.checkpoint.load_component`, which every family shares (datasets and
+    knowledge sources have a ``load`` / ``build`` of their own, so ``Component.load`` is the
+    methods' and classifiers' shortcut).
+    """
+    from kgzsl.checkpoint import load_component
+
+    path = Path(folder) / f"{component.registry_name or 'component'}.pt"
+    component.save(path)
+    loaded, _ = load_component(path)
+    _require(type(loaded) is type(component), f"load gave a {type(loaded).__name__}")
+    _require(loaded.get_params() == component.get_params(), "load lost the component's parameters")
+    return loaded
+
+
+def _context(seed: int = 0) -> Any:
+    from kgzsl.context import RunContext
+
+    return RunContext(seed=seed, device="cpu", progress=False)
+
+
+def check_method(build: Any, folder: str | Path, margin: float | None = None, seed: int = 0) -> dict[str, float]:
+    """The method contract, on :func:`contract_task` (CPU).
+
+    ``fit`` returns the method itself; scores are ``[M, C]``, finite for the candidates and
+    ``-inf`` for the class outside them; ZSL top-1 on the unseen toy classes is at least
+    :data:`CHANCE` + ``margin``; save -> load gives identical scores; the same seed gives the
+    same numbers.
+
+    Args:
+        build: a callable returning a fresh, unfitted method.
+        folder: where the saved method is written.
+        margin: required margin above chance (default: :func:`margin_for` the method's name).
+        seed: the run context's seed.
+
+    Returns:
+        ``{"zsl_top1": ...}``, the measured accuracy.
+    """
+    from kgzsl.evaluation import zsl_accuracy
+    from kgzsl.registry import CLASSIFIERS
+
+    def fit_and_score() -> tuple[Any, Any, Any]:
+        method = build()
+        task, test, labels = contract_task(method)
+        classifier = CLASSIFIERS.build("softmax") if method.uses_classifier else None
+        fitted = method.fit(task, classifier=classifier, context=_context(seed))
+        _require(
+            fitted is method, f"fit returned {type(fitted).__name__ if fitted is not None else None}, not the method"
+        )
+        return method, task, (test, labels, method.decision_function(test))
+
+    method, task, (test, labels, scores) = fit_and_score()
+    name = method.registry_name
+    margin = margin_for(name) if margin is None else margin
+    candidates = task.candidates.cpu().numpy()
+    others = np.setdiff1d(np.arange(task.num_classes), candidates)
+    _require(len(others), "the contract task must leave a class outside the candidates")
+    _require(tuple(scores.shape) == (len(test), task.num_classes), f"{name}: scores {tuple(scores.shape)}")
+    scores = scores.cpu()
+    _require(bool(scores[:, candidates].isfinite().all()), f"{name}: non-finite scores for candidate classes")
+    _require(bool(scores[:, others].isneginf().all()), f"{name}: classes outside the candidates not scored -inf")
+    unseen_images = np.isin(labels, task.unseen.cpu().numpy())
+    acc = zsl_accuracy(scores[unseen_images], labels[unseen_images], task.unseen.cpu().numpy())
+    _require(acc >= CHANCE + margin, f"{name}: ZSL top-1 {acc:.3f} on the toy task < chance {CHANCE:.3f} + {margin}")
+
+    loaded = _roundtrip(method, Path(folder))
+    try:
+        reloaded = loaded.decision_function(test).cpu()
+    except Exception as e:  # a state that did not survive saving
+        raise AssertionError(f"{name}: the loaded method cannot score ({type(e).__name__}: {e})") from e
+    _require(torch_equal(scores, reloaded), f"{name}: save -> load changed the scores")
+
+    _, _, (_, _, again) = fit_and_score()
+    _require(torch_equal(scores, again.cpu()), f"{name}: the same seed gave other scores")
+    return {"zsl_top1": float(acc)}
+
+
+def check_classifier(build: Any, folder: str | Path, margin: float | None = None, seed: int = 0) -> dict[str, float]:
+    """The classifier contract on the contract task's seen classes (CPU).
+
+    ``fit`` returns the classifier; scores are ``[M, C]`` log-probabilities, finite for the
+    fitted classes and ``-inf`` elsewhere; seen-class top-1 on held-out images is at least
+    :data:`SEEN_CHANCE` + ``margin``; save -> load gives identical scores; the same seed, the
+    same numbers.
+    """
+    from kgzsl.evaluation import per_class_accuracy
+
+    def fit_and_score() -> tuple[Any, Any, Any]:
+        clf = build()
+        task, test, labels = contract_task()
+        fitted = clf.fit(task.features, task.labels, task.seen, task.num_classes, context=_context(seed))
+        _require(fitted is clf, "fit did not return the classifier")
+        return clf, task, (test, labels, clf.decision_function(test).cpu())
+
+    clf, task, (test, labels, scores) = fit_and_score()
+    name = clf.registry_name
+    margin = margin_for(name) if margin is None else margin
+    seen = task.seen.cpu().numpy()
+    others = np.setdiff1d(np.arange(task.num_classes), seen)
+    _require(tuple(scores.shape) == (len(test), task.num_classes), f"{name}: scores {tuple(scores.shape)}")
+    _require(bool(scores[:, seen].isfinite().all()), f"{name}: non-finite scores for fitted classes")
+    _require(bool(scores[:, others].isneginf().all()), f"{name}: classes it was not fitted to not scored -inf")
+    on_seen = np.isin(labels, seen)
+    acc, _ = per_class_accuracy(scores[on_seen], labels[on_seen], seen)
+    _require(acc >= SEEN_CHANCE + margin, f"{name}: seen top-1 {acc:.3f} < chance {SEEN_CHANCE:.3f} + {margin}")
+    loaded = _roundtrip(clf, Path(folder))
+    _require(torch_equal(scores, loaded.decision_function(test).cpu()), f"{name}: save -> load changed the scores")
+    _, _, (_, _, again) = fit_and_score()
+    _require(torch_equal(scores, again), f"{name}: the same seed gave other scores")
+    return {"seen_top1": float(acc)}
+
+
+def check_encoder(build: Any, kg: Any, dataset: ZSLDataset, folder: str | Path, seed: int = 0) -> Any:
+    """The encoder contract: ``encode(kg, dataset, context=)`` gives finite ``[C, d]`` embeddings
+    in the dataset's class order, the same seed the same numbers, and the encoder round-trips
+    through save -> load after ``encode`` with its learned state intact.
+
+    Returns:
+        the embeddings.
+    """
+    encoder = build()
+    a = encoder.encode(kg, dataset, context=_context(seed))
+    b = build().encode(kg, dataset, context=_context(seed))
+    name = encoder.registry_name
+    _require(a.ids == list(dataset.class_ids), f"{name}: embeddings not in the dataset's class order")
+    _require(a.matrix.shape[0] == dataset.num_classes and a.dim > 0, f"{name}: embeddings {a.matrix.shape}")
+    _require(np.isfinite(a.matrix).all(), f"{name}: non-finite embeddings")
+    _require(np.array_equal(a.matrix, b.matrix), f"{name}: the same seed gave other embeddings")
+    loaded = _roundtrip(encoder, Path(folder))
+    assert_same_state(encoder.state_dict(), loaded.state_dict(), f"{name} state")
+    return a
+
+
+def check_roundtrip(component: Any, folder: str | Path) -> Any:
+    """Save -> load rebuilds ``component`` with the same parameters and learned state."""
+    loaded = _roundtrip(component, Path(folder))
+    assert_same_state(component.state_dict(), loaded.state_dict(), f"{component.registry_name} state")
+    return loaded
+
+
+def torch_equal(a: Any, b: Any) -> bool:
+    """Exact equality of two score tensors (``-inf`` equal to ``-inf``), shapes included."""
+    import torch
+
+    return a.shape == b.shape and bool(torch.equal(a.cpu(), b.cpu()))
+
+
+def mirror_test_module(cls: type, tests_root: str | Path) -> Path:
+    """The test module mirroring the file that defines ``cls``: ``kgzsl/methods/eszsl.py`` ->
+    ``tests/methods/test_eszsl.py``."""
+    parts = cls.__module__.split(".")
+    if parts[0] != "kgzsl" or len(parts) < 2:
+        raise ValueError(f"{cls.__name__} is defined outside the kgzsl package ({cls.__module__})")
+    return Path(tests_root).joinpath(*parts[1:-1], f"test_{parts[-1]}.py")
+
+
+def untested_components(tests_root: str | Path, registries: dict[str, Any] | None = None) -> list[str]:
+    """Registered components without their own test module.
+
+    A component is tested when the module mirroring its file exists and it, or a sibling
+    ``test_<file>_*.py``, names the component (its class or its registered name).
+
+    Returns:
+        ``"family/name: why"`` for each component that is not.
+    """
+    from kgzsl.registry import REGISTRIES
+
+    missing = []
+    for registry in (REGISTRIES if registries is None else registries).values():
+        for name in registry.names():
+            cls = registry.get(name)
+            try:
+                mirror = mirror_test_module(cls, tests_root)
+            except ValueError as e:
+                missing.append(f"{registry.family}/{name}: {e}")
+                continue
+            if not mirror.is_file():
+                missing.append(f"{registry.family}/{name}: no {mirror}")
+                continue
+            texts = [p.read_text(encoding="utf-8") for p in sorted(mirror.parent.glob(f"{mirror.stem}*.py"))]
+            if not any(re.search(rf"\b({re.escape(cls.__name__)}|{re.escape(name)})\b", t) for t in texts):
+                missing.append(f"{registry.family}/{name}: {mirror} never names {cls.__name__} or {name!r}")
+    return missing

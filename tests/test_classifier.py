@@ -1,9 +1,12 @@
-"""The shared classifiers: global class space, learning, determinism."""
+"""The shared classifiers: global class space, learning, the run context, determinism, save/load."""
+
+from pathlib import Path
 
 import pytest
 import torch
 
 from kgzsl.classifier import CosineClassifier, SoftmaxClassifier
+from kgzsl.context import RunContext
 from kgzsl.errors import ConfigError
 from kgzsl.registry import CLASSIFIERS
 
@@ -31,7 +34,6 @@ def test_registered():
 @pytest.mark.parametrize("cls", [SoftmaxClassifier, CosineClassifier])
 def test_learns_separable_problem_in_global_space(cls):
     features, labels, classes = _separable()
-    torch.manual_seed(0)
     clf = cls(**FAST).fit(features, labels, classes, num_classes=8)
     scores = clf.decision_function(features)
     assert scores.shape == (60, 8) and scores.dtype == torch.float32
@@ -43,20 +45,61 @@ def test_learns_separable_problem_in_global_space(cls):
     assert torch.equal(scores.argmax(1), labels)
 
 
+def _ctx(seed: int = 0, **kw) -> RunContext:
+    return RunContext(seed=seed, device="cpu", progress=False, **kw)
+
+
 @pytest.mark.parametrize("cls", [SoftmaxClassifier, CosineClassifier])
-def test_same_seed_same_scores(cls):
+def test_the_context_seed_decides_and_an_explicit_seed_wins(cls):
     features, labels, classes = _separable()
-    runs = []
-    for seed in (0, 0, 1):
-        torch.manual_seed(seed)
-        runs.append(cls(epochs=3).fit(features, labels, classes, 8).decision_function(features))
-    assert torch.equal(runs[0], runs[1])
-    assert not torch.equal(runs[0], runs[2])
+
+    def scores(seed, own=None):
+        return cls(epochs=3, seed=own).fit(features, labels, classes, 8, context=_ctx(seed)).decision_function(features)
+
+    assert torch.equal(scores(0), scores(0))
+    assert not torch.equal(scores(0), scores(1))  # the run's seed reaches the classifier
+    assert torch.equal(scores(0, own=5), scores(1, own=5))  # its own seed wins over the run's
+    assert torch.equal(scores(5), scores(1, own=5))
+
+
+def test_fit_leaves_the_callers_random_stream_alone():
+    features, labels, classes = _separable()
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    SoftmaxClassifier(epochs=2).fit(features, labels, classes, 8, context=_ctx(7))
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_device_from_the_context_and_own_setting():
+    features, labels, classes = _separable()
+    clf = SoftmaxClassifier(epochs=1).fit(features, labels, classes, 8, context=_ctx())
+    assert clf.classes_.device.type == "cpu" and next(clf.module_.parameters()).device.type == "cpu"
+    with pytest.raises(ConfigError, match="device"):
+        SoftmaxClassifier(epochs=1, device="tpu").fit(features, labels, classes, 8, context=_ctx())
+
+
+def test_no_progress_silences_the_bar(capsys):
+    features, labels, classes = _separable()
+    SoftmaxClassifier(epochs=3).fit(features, labels, classes, 8, context=_ctx())
+    assert "classifier" not in capsys.readouterr().err
+    SoftmaxClassifier(epochs=3).fit(features, labels, classes, 8, context=_ctx().with_(progress=True))
+    assert "classifier (softmax)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cls", [SoftmaxClassifier, CosineClassifier])
+def test_save_load_gives_identical_scores(cls, tmp_path: Path):
+    features, labels, classes = _separable()
+    clf = cls(epochs=3, learn_scale=True) if cls is CosineClassifier else cls(epochs=3)
+    clf.fit(features, labels, classes, 8, context=_ctx())
+    clf.save(tmp_path / "clf.pt", class_ids=list("abcdefgh"))
+    loaded = cls.load(tmp_path / "clf.pt")
+    assert loaded.get_params() == clf.get_params() and loaded is not clf
+    assert torch.equal(loaded.decision_function(features), clf.decision_function(features))
 
 
 def test_num_classes_defaults_to_largest_class_plus_one():
     features, labels, classes = _separable()
-    torch.manual_seed(0)
     assert SoftmaxClassifier(epochs=1).fit(features, labels, classes).decision_function(features).shape == (60, 7)
 
 
@@ -70,7 +113,6 @@ def test_rejects_labels_outside_classes():
 
 def test_cosine_scale_fixed_or_learned():
     features, labels, classes = _separable()
-    torch.manual_seed(0)
     fixed = CosineClassifier(epochs=5, scale=7.0).fit(features, labels, classes, 8)
     assert fixed.module_.log_scale.exp().item() == pytest.approx(7.0)
     learned = CosineClassifier(epochs=5, scale=7.0, learn_scale=True, lr=0.05).fit(features, labels, classes, 8)
@@ -81,5 +123,13 @@ def test_cosine_scale_fixed_or_learned():
 
 def test_get_params_and_repr():
     clf = SoftmaxClassifier(lr=0.01)
-    assert clf.get_params() == {"epochs": 30, "lr": 0.01, "batch_size": 64, "weight_decay": 0.0, "beta1": 0.5}
+    assert clf.get_params() == {
+        "epochs": 30,
+        "lr": 0.01,
+        "batch_size": 64,
+        "weight_decay": 0.0,
+        "beta1": 0.5,
+        "seed": None,
+        "device": None,
+    }
     assert repr(clf).startswith("SoftmaxClassifier(epochs=30, lr=0.01")

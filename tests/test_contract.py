@@ -1,7 +1,14 @@
-"""One contract for every registered component: builds with defaults, runs on toy data,
-finite outputs, the same seed gives the same numbers."""
+"""One contract for every registered component (datasets, knowledge, semantics, methods,
+classifiers), and the proof that it can fail.
 
-import tempfile
+The checks live in :mod:`kgzsl.testing` (``check_method``, ``check_classifier``,
+``check_encoder``, ``check_roundtrip``, chance levels and margins), so that a new component
+gets them by registering. Methods: ``fit`` returns the method, a class outside the candidates
+scores ``-inf``, ZSL top-1 beats chance by the method's margin, save -> load gives identical
+scores, the same seed the same numbers. Every registered component has its own test module
+mirroring its file.
+"""
+
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +17,24 @@ import torch
 
 from kgzsl.data.dataset import ZSLDataset
 from kgzsl.knowledge.store import KnowledgeGraph
-from kgzsl.registry import CLASSIFIERS, DATASETS, KNOWLEDGE, METHODS, SEMANTICS
-from kgzsl.testing import TOY_CLASSES, toy_dataset, toy_task, write_toy_kg
-from kgzsl.utils import seed_everything
+from kgzsl.methods.eszsl import ESZSL
+from kgzsl.registry import CLASSIFIERS, DATASETS, KNOWLEDGE, METHODS, SEMANTICS, Registry
+from kgzsl.testing import (
+    CHANCE,
+    CONTRACT_PARAMS,
+    MARGINS,
+    check_classifier,
+    check_encoder,
+    check_method,
+    check_roundtrip,
+    contract_task,
+    margin_for,
+    toy_dataset,
+    toy_kg,
+    untested_components,
+)
+
+TESTS = Path(__file__).parent
 
 
 @pytest.fixture
@@ -66,7 +88,7 @@ def arrays_params(tmp_path: Path) -> dict:
 
 @pytest.mark.parametrize("name", DATASETS.names())
 @pytest.mark.filterwarnings("ignore:.*(random|RANDOM).*:UserWarning")
-def test_dataset_contract(name, request):
+def test_dataset_contract(name, request, tmp_path: Path):
     # Datasets whose defaults read $KGZSL_SHARED_DATA get the shared_data fixture. Datasets that
     # need files no machine here has (image features, the user's own arrays or images) name a
     # fixture giving the parameters to build them with: small files of the real schema.
@@ -75,8 +97,9 @@ def test_dataset_contract(name, request):
         request.getfixturevalue("shared_data")
     fixture = getattr(cls, "needs_fixture", None)
     params = request.getfixturevalue(fixture) if fixture else {}
-    a = DATASETS.build(name, **params).load()
-    b = DATASETS.build(name, **params).load()
+    source = DATASETS.build(name, **params)
+    a = source.load()
+    b = check_roundtrip(source, tmp_path).load()  # a saved dataset component loads the same data
     assert isinstance(a, ZSLDataset) and len(a.features) > 0
     assert a.features.dtype == np.float32 and a.features.ndim == 2
     assert np.isfinite(a.features).all()
@@ -88,69 +111,173 @@ def test_dataset_contract(name, request):
 
 
 @pytest.mark.parametrize("name", KNOWLEDGE.names())
-def test_knowledge_contract(name, request):
+def test_knowledge_contract(name, request, tmp_path: Path):
     if getattr(KNOWLEDGE.get(name), "needs_shared_data", False):
         request.getfixturevalue("shared_data")  # its defaults read $KGZSL_SHARED_DATA
     if getattr(KNOWLEDGE.get(name), "needs_wordnet", False):
         request.getfixturevalue("wordnet")
-    kg = KNOWLEDGE.build(name).build()
+    source = KNOWLEDGE.build(name)
+    kg = source.build()
     assert isinstance(kg, KnowledgeGraph) and len(kg) > 0 and kg.source_files
+    assert check_roundtrip(source, tmp_path).build().fingerprint() == kg.fingerprint()
 
 
 @pytest.mark.parametrize("name", SEMANTICS.names())
 @pytest.mark.filterwarnings("ignore:.*(random|RANDOM).*:UserWarning")
+@pytest.mark.filterwarnings("ignore:.*have no text.*:UserWarning")  # the toy KG's inner classes have no label
 def test_semantics_contract(name, tmp_path: Path, request):
     fixture = getattr(SEMANTICS.get(name), "needs_fixture", None)
-    params = request.getfixturevalue(fixture) if fixture else {}
-    kg = KnowledgeGraph.from_files(write_toy_kg(tmp_path / "toy.ttl"))
-    ds = toy_dataset()
-    a = SEMANTICS.build(name, **params).encode(kg, ds)
-    b = SEMANTICS.build(name, **params).encode(kg, ds)
-    assert a.ids == ds.class_ids and a.matrix.shape[0] == ds.num_classes and a.dim > 0
-    assert np.isfinite(a.matrix).all()
-    np.testing.assert_array_equal(a.matrix, b.matrix)
-
-
-def _fit_method(name, seed=0):
-    seed_everything(seed)
-    method = METHODS.build(name)
-    classifier = CLASSIFIERS.build("softmax") if method.uses_classifier else None
-    task = toy_task()
-    if getattr(method, "needs_knowledge", False):
-        # methods that learn over the graph end to end get the toy KG (its leaves are toy_task's classes)
-        with tempfile.TemporaryDirectory() as tmp:
-            task.knowledge = KnowledgeGraph.from_files(write_toy_kg(Path(tmp) / "toy.ttl"))
-        task.class_ids = list(TOY_CLASSES)
-    if getattr(method, "semantics_are_weights", False):
-        # methods scoring with class weights need [C, D] semantics over the D-d features
-        weights = torch.randn(task.num_classes, task.features.shape[1], generator=torch.Generator().manual_seed(0))
-        task.semantics = weights
-    method.fit(task, classifier=classifier)
-    features = toy_dataset().features[toy_dataset().splits["test_unseen"]]
-    return task, method.decision_function(torch.as_tensor(features))
+    params = {**(request.getfixturevalue(fixture) if fixture else {}), **CONTRACT_PARAMS.get(name, {})}
+    check_encoder(lambda: SEMANTICS.build(name, **params), toy_kg(), toy_dataset(), tmp_path)
 
 
 @pytest.mark.parametrize("name", METHODS.names())
-def test_method_contract(name):
-    task, scores = _fit_method(name)
-    assert scores.shape[1] == task.num_classes
-    candidates = task.candidates.numpy()
-    others = np.setdiff1d(np.arange(task.num_classes), candidates)
-    assert torch.isfinite(scores[:, candidates]).all()
-    assert torch.isneginf(scores[:, others]).all()
-    _, again = _fit_method(name)
-    torch.testing.assert_close(scores, again, rtol=0, atol=0)
+def test_method_contract(name, tmp_path: Path):
+    measured = check_method(lambda: METHODS.build(name, **CONTRACT_PARAMS.get(name, {})), tmp_path)
+    assert measured["zsl_top1"] >= CHANCE + margin_for(name)
 
 
 @pytest.mark.parametrize("name", CLASSIFIERS.names())
-def test_classifier_contract(name):
-    task = toy_task()
-    outputs = []
-    for _ in range(2):
-        seed_everything(0)
-        clf = CLASSIFIERS.build(name).fit(task.features, task.labels, task.seen, task.num_classes)
-        outputs.append(clf.decision_function(task.features))
-    scores = outputs[0]
-    assert scores.shape == (len(task.features), task.num_classes)
-    assert torch.isfinite(scores[:, task.seen]).all()
-    torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=0)
+def test_classifier_contract(name, tmp_path: Path):
+    check_classifier(lambda: CLASSIFIERS.build(name, **CONTRACT_PARAMS.get(name, {})), tmp_path)
+
+
+def test_every_component_has_its_own_test_module():
+    assert untested_components(TESTS) == []
+
+
+def test_margins_are_stated_for_every_method():
+    assert 0 < CHANCE < 1 and MARGINS["default"] > 0
+    assert all(CHANCE + margin_for(name) < 1 for name in METHODS.names())
+
+
+# --------------------------------------------------------------------------- the contract can fail
+#
+# Deliberately broken components: each breaks one clause, and the check must raise.
+
+
+@pytest.fixture
+def registered(request):
+    """Register test-only methods / classifiers under a unique name, and unregister them after."""
+    added: list[tuple[Registry, str]] = []
+
+    def register(registry: Registry, cls: type) -> type:
+        name = f"broken_{cls.__name__.strip('_').lower()}"
+        registry.register(name)(cls)
+        added.append((registry, name))
+        return cls
+
+    yield register
+    for registry, name in added:
+        registry._entries.pop(name, None)
+
+
+class _IgnoresCandidates(ESZSL):
+    """Scores every class, candidates or not."""
+
+    def decision_function(self, features):
+        x = self._prepare(features.to(self.weights_.device), torch.float32)
+        return x @ self.weights_
+
+
+class _ForgetsReturn(ESZSL):
+    def fit(self, task, classifier=None, context=None):
+        super().fit(task, classifier, context)
+
+
+class _LosesStateOnLoad(ESZSL):
+    """Keeps what it learned in an attribute without the trailing ``_``: not saved."""
+
+    def fit(self, task, classifier=None, context=None):
+        super().fit(task, classifier, context)
+        self.learned = self.weights_
+        return self
+
+    def decision_function(self, features):
+        self.weights_ = self.learned
+        return super().decision_function(features)
+
+
+class _Unseeded(ESZSL):
+    """Adds noise from a generator the run's seed does not reach."""
+
+    def fit(self, task, classifier=None, context=None):
+        super().fit(task, classifier, context)
+        g = torch.Generator().manual_seed(int.from_bytes(np.random.default_rng().bytes(4), "little"))
+        self.weights_ = self.weights_ + 1e-3 * torch.randn(self.weights_.shape, generator=g)
+        return self
+
+
+class _Chance(ESZSL):
+    """Scores that ignore the image: chance level."""
+
+    def decision_function(self, features):
+        scores = super().decision_function(features)
+        return torch.where(scores.isneginf(), scores, torch.zeros_like(scores))
+
+
+@pytest.mark.parametrize(
+    ("cls", "message"),
+    [
+        (_IgnoresCandidates, "outside the candidates not scored -inf"),
+        (_ForgetsReturn, "fit returned None"),
+        (_LosesStateOnLoad, "loaded method cannot score"),
+        (_Unseeded, "same seed gave other scores"),
+        (_Chance, "< chance"),
+    ],
+)
+def test_method_contract_fails_on_a_broken_method(cls, message, registered, tmp_path: Path):
+    registered(METHODS, cls)
+    with pytest.raises(AssertionError, match=message):
+        check_method(cls, tmp_path)
+
+
+def test_method_contract_passes_the_unbroken_method(tmp_path: Path):
+    # the broken methods above differ from this one only by their defect
+    assert check_method(ESZSL, tmp_path)["zsl_top1"] >= CHANCE + margin_for("eszsl")
+
+
+def test_contract_task_has_a_class_outside_the_candidates():
+    task, test, labels = contract_task()
+    outside = np.setdiff1d(np.arange(task.num_classes), task.candidates.numpy())
+    assert outside.tolist() == [7] and 7 not in task.labels.tolist() and 7 in labels.tolist()
+    assert len(test) == len(labels)
+
+
+def test_classifier_contract_fails_when_load_loses_the_weights(registered, tmp_path: Path):
+    from kgzsl.classifier import SoftmaxClassifier
+
+    class _ReinitialisedOnLoad(SoftmaxClassifier):
+        def load_state_dict(self, state):
+            super().load_state_dict(state)
+            torch.nn.init.zeros_(self.module_.weight)
+
+    registered(CLASSIFIERS, _ReinitialisedOnLoad)
+    with pytest.raises(AssertionError, match="save -> load changed the scores"):
+        check_classifier(lambda: _ReinitialisedOnLoad(lr=1e-2), tmp_path)
+
+
+def test_encoder_roundtrip_check_fails_on_lost_state():
+    from kgzsl.testing import assert_same_state
+
+    a = {"embeddings_": torch.ones(3, 2), "history_": [1.0, 0.5]}
+    assert_same_state(a, {"embeddings_": torch.ones(3, 2), "history_": [1.0, 0.5]})
+    with pytest.raises(AssertionError, match="keys"):
+        assert_same_state(a, {"embeddings_": torch.ones(3, 2)})
+    with pytest.raises(AssertionError, match=r"state.embeddings_: tensors differ"):
+        assert_same_state(a, {"embeddings_": torch.zeros(3, 2), "history_": [1.0, 0.5]})
+
+
+def test_meta_test_finds_a_component_without_a_test_module():
+    class Orphan:
+        """Stands for a component in a file no test module mirrors."""
+
+    Orphan.__module__ = "kgzsl.methods.orphan_method"
+    registry = Registry("methods")
+    registry._loaded = True  # nothing to import: only the orphan is registered
+    registry.register("orphan")(Orphan)
+    missing = untested_components(TESTS, {"method": registry})
+    assert missing == [f"methods/orphan: no {TESTS / 'methods' / 'test_orphan_method.py'}"]
+    # a mirror module that never names the component does not count either
+    Orphan.__module__ = "kgzsl.methods.eszsl"
+    assert "never names" in untested_components(TESTS, {"method": registry})[0]

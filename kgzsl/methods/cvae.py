@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from kgzsl.classifier import SoftmaxClassifier
-from kgzsl.methods.base import ZSLMethod, ZSLTask
+from kgzsl.context import RunContext
+from kgzsl.methods.base import ZSLMethod, ZSLTask, fit_context, seeded
 from kgzsl.registry import METHODS
 
 __all__ = ["CVAE"]
@@ -77,6 +78,9 @@ class CVAE(ZSLMethod):
         n_synthetic: synthetic features per unseen class for the classifier.
         kl_weight: weight of the KL term after warm-up (1 is the ELBO).
         kl_warmup: epochs over which the KL weight rises linearly from 0; 0 turns warm-up off.
+        seed: seed of the CVAE's initialisation, batches and sampling; ``None``: the run's. The
+            classifier gets a seed derived from it (its own ``seed`` wins).
+        device: where to train and score; ``None``: the run's.
 
     Attributes:
         encoder_, decoder_: the trained networks (in the scaled feature space).
@@ -101,6 +105,8 @@ class CVAE(ZSLMethod):
         n_synthetic: int = 200,
         kl_weight: float = 1.0,
         kl_warmup: int = 10,
+        seed: int | None = None,
+        device: str | None = None,
     ) -> None:
         self.latent_dim = latent_dim
         self.hidden = hidden
@@ -110,6 +116,8 @@ class CVAE(ZSLMethod):
         self.n_synthetic = n_synthetic
         self.kl_weight = kl_weight
         self.kl_warmup = kl_warmup
+        self.seed = seed
+        self.device = device
 
     def transform(self, features: torch.Tensor) -> torch.Tensor:
         """Min-max scale ``features`` with the training statistics (not clipped: test features
@@ -123,7 +131,7 @@ class CVAE(ZSLMethod):
         self.scale_ = 1.0 / span
         self.min_ = -lo * self.scale_
 
-    def _train_cvae(self, x: torch.Tensor, a: torch.Tensor) -> None:
+    def _train_cvae(self, x: torch.Tensor, a: torch.Tensor, context: RunContext) -> None:
         n, device = x.shape[0], x.device
         self.encoder_ = _Encoder(x.shape[1], a.shape[1], self.hidden, self.latent_dim, device)
         self.decoder_ = _Decoder(x.shape[1], a.shape[1], self.hidden, self.latent_dim, device)
@@ -134,7 +142,7 @@ class CVAE(ZSLMethod):
         self.encoder_.train()
         self.decoder_.train()
         step = 0
-        for _ in range(self.epochs):
+        for _ in context.bar(range(self.epochs), desc="cvae", unit="epoch"):
             order = torch.randperm(n, device=device)
             for start in range(0, n, self.batch_size):
                 idx = order[start : start + self.batch_size]
@@ -168,33 +176,39 @@ class CVAE(ZSLMethod):
         z = torch.randn(a.shape[0], self.latent_dim, device=device)
         return self.decoder_(z, a)
 
-    def fit(self, task: ZSLTask, classifier: Any = None) -> CVAE:
+    def fit(self, task: ZSLTask, classifier: Any = None, context: RunContext | None = None) -> CVAE:
         """Train the CVAE on the seen classes, then the classifier on real + synthetic features.
 
         Args:
-            task: the training task; everything runs on ``task.device``.
+            task: the training task; everything runs on ``device``, else the run's device
+                (outside a run: the task's).
             classifier: a shared classifier from :data:`kgzsl.registry.CLASSIFIERS`, trained
                 here over ``task.candidates``; a default ``SoftmaxClassifier()`` when ``None``.
+            context: the run's seed, device and progress setting (``None``: the active run's).
 
         Returns:
             ``self``.
         """
-        device = task.device
+        ctx, device = fit_context(context, self.device, task.device)
+        seed = ctx.seed_for(self.seed)
         features = task.features.to(device, torch.float32)
         labels = task.labels.to(device)
         semantics = task.semantics.to(device, torch.float32)
         unseen = task.unseen.to(device)
-        self._fit_scaler(features)
-        x = self.transform(features)
-        self._train_cvae(x, semantics[labels])
-        synthetic = self.synthesize(semantics[unseen], self.n_synthetic)
+        with seeded(seed, device):
+            self._fit_scaler(features)
+            x = self.transform(features)
+            self._train_cvae(x, semantics[labels], ctx)
+            synthetic = self.synthesize(semantics[unseen], self.n_synthetic)
         synthetic_labels = unseen.repeat_interleave(self.n_synthetic)
         self.classifier_ = SoftmaxClassifier() if classifier is None else classifier
+        # the classifier trains on this method's device unless its own device says otherwise
         self.classifier_.fit(
             torch.cat([x, synthetic]),
             torch.cat([labels, synthetic_labels]),
             task.candidates.to(device),
             task.num_classes,
+            context=ctx.with_(seed=seed, device=str(device)).child("classifier"),
         )
         return self
 

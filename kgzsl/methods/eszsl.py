@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-from kgzsl.methods.base import ZSLMethod, ZSLTask
+from kgzsl.methods.base import ZSLMethod, ZSLTask, fit_context, mask_candidates
 from kgzsl.registry import METHODS
+
+if TYPE_CHECKING:
+    from kgzsl.context import RunContext
 
 __all__ = ["ESZSL", "eszsl_weights"]
 
@@ -61,13 +64,20 @@ class ESZSL(ZSLMethod):
     pushed below the right one, and the least-squares fit would favour scoring every class
     near 0. Test images are scored against every class ``c`` by ``xᵀ V s_c``, using the
     semantics of unseen classes; ``γ = 10^alpha`` and ``λ = 10^beta`` are set as exponents,
-    like the paper's grid ``10^-3 … 10^3``.
+    like the paper's grid ``10^-3 … 10^3``. Both are chosen on validation by default
+    (:attr:`default_select`: the grid ``10^[-3..3]`` of the GBU protocol, Xian et al., "Zero-Shot
+    Learning — A Comprehensive Evaluation of the Good, the Bad and the Ugly", TPAMI 2018); the
+    constructor's values are used when a run selects nothing.
+
+    The fit is deterministic (no seed); it runs on ``device``, else the run's device (outside a
+    run: the task's).
 
     Args:
         alpha: ``γ = 10^alpha``, the ridge on the feature side.
         beta: ``λ = 10^beta``, the ridge on the semantic side.
         normalize_features: l2-normalise each feature vector (training and test), which keeps
             one γ grid meaningful across feature extractors of different scales.
+        device: where to fit and score; ``None``: the run's.
 
     Attributes:
         V_: ``[D, d]`` float32 bilinear weights.
@@ -80,22 +90,27 @@ class ESZSL(ZSLMethod):
     """
 
     uses_classifier = False
+    #: the GBU protocol's ranges: γ, λ ∈ 10^[-3..3] (the parameters here are the exponents)
+    default_select: ClassVar[dict[str, list]] = {"alpha": list(range(-3, 4)), "beta": list(range(-3, 4))}
 
-    def __init__(self, alpha: int = 0, beta: int = -1, normalize_features: bool = True) -> None:
+    def __init__(
+        self, alpha: int = 0, beta: int = -1, normalize_features: bool = True, device: str | None = None
+    ) -> None:
         self.alpha = alpha
         self.beta = beta
         self.normalize_features = normalize_features
+        self.device = device
 
     def _prepare(self, features: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         x = features.to(dtype)
         return torch.nn.functional.normalize(x, dim=1) if self.normalize_features else x
 
-    def fit(self, task: ZSLTask, classifier: Any = None) -> ESZSL:
+    def fit(self, task: ZSLTask, classifier: Any = None, context: RunContext | None = None) -> ESZSL:
         """Fit ``V`` in closed form on the seen-class features of ``task``; returns ``self``.
 
         ``classifier`` is ignored: ESZSL scores classes directly.
         """
-        device = task.device
+        _, device = fit_context(context, self.device, task.device)
         dtype = _solve_dtype(device)
         seen = task.seen.to(device)
         local = torch.full((task.num_classes,), -1, dtype=torch.long, device=device)
@@ -104,7 +119,7 @@ class ESZSL(ZSLMethod):
         if bool((targets < 0).any()):
             raise ValueError("eszsl: every training label must be a seen class")
         semantics = task.semantics.to(device, dtype)
-        x = self._prepare(task.features, dtype)
+        x = self._prepare(task.features.to(device), dtype)
         v = eszsl_weights(x, targets, semantics[seen], 10.0**self.alpha, 10.0**self.beta)
         self.V_ = v.float()
         self.weights_ = (v @ semantics.T).float()
@@ -120,6 +135,4 @@ class ESZSL(ZSLMethod):
             returns: ``[N, C]`` float32 on the method's device.
         """
         x = self._prepare(features.to(self.weights_.device), torch.float32)
-        scores = torch.full((x.shape[0], self.weights_.shape[1]), float("-inf"), dtype=torch.float32, device=x.device)
-        scores[:, self.candidates_] = x @ self.weights_[:, self.candidates_]
-        return scores
+        return mask_candidates(x @ self.weights_[:, self.candidates_], self.candidates_, self.weights_.shape[1])

@@ -6,8 +6,9 @@ from typing import Any, ClassVar
 
 import torch
 
+from kgzsl.context import RunContext
 from kgzsl.errors import ConfigError, DataError
-from kgzsl.methods.base import ZSLMethod, ZSLTask
+from kgzsl.methods.base import ZSLMethod, ZSLTask, fit_context, mask_candidates, seeded
 from kgzsl.registry import METHODS
 
 __all__ = ["RGCNZSL"]
@@ -95,7 +96,7 @@ class RGCNZSL(ZSLMethod):
     targets, but their nodes take part in message passing, so what the graph says about them
     (their parents, attributes, relations to seen classes) shapes their ``g_c``; at test time
     all candidates (seen and unseen) are scored. Dropout is on every layer's input; the random
-    numbers come from torch's global generator (repeatable after ``torch.manual_seed``).
+    numbers come from torch's generators seeded with ``seed`` (or the run's), in a forked RNG.
 
     Args:
         hidden: width of the node embeddings and of the hidden R-GCN layers.
@@ -112,6 +113,8 @@ class RGCNZSL(ZSLMethod):
         relations: relations of the KG to propagate over (IRIs, prefixed or local names); all
             by default.
         namespace: match the dataset's classes only to entities in this namespace.
+        seed: seed of the initialisation, batches and dropout; ``None``: the run's.
+        device: where to train and score; ``None``: the run's.
 
     Attributes:
         class_embeddings_: ``[C, proj_dim]`` the trained ``g_c`` (unit rows), evaluation mode.
@@ -149,6 +152,8 @@ class RGCNZSL(ZSLMethod):
         use_semantics: bool = True,
         relations: list[str] | None = None,
         namespace: str | None = None,
+        seed: int | None = None,
+        device: str | None = None,
     ) -> None:
         self.hidden = hidden
         self.layers = layers
@@ -163,6 +168,8 @@ class RGCNZSL(ZSLMethod):
         self.use_semantics = use_semantics
         self.relations = relations
         self.namespace = namespace
+        self.seed = seed
+        self.device = device
 
     def _check(self) -> None:
         for name in ("hidden", "layers", "proj_dim", "batch_size"):
@@ -177,20 +184,24 @@ class RGCNZSL(ZSLMethod):
         if self.temperature <= 0:
             raise ConfigError(f"rgcn_zsl: temperature must be positive, not {self.temperature}")
 
-    def fit(self, task: ZSLTask, classifier: Any = None) -> RGCNZSL:
+    def fit(self, task: ZSLTask, classifier: Any = None, context: RunContext | None = None) -> RGCNZSL:
         """Train the R-GCN and the image projection on the seen classes of ``task``; returns ``self``.
 
         ``classifier`` is ignored: the method scores classes directly.
         """
-        from kgzsl.knowledge.alignment import align_classes
-        from kgzsl.knowledge.views import to_pyg
-
         self._check()
         if task.knowledge is None:
             raise ConfigError("rgcn_zsl needs a knowledge source (config section 'knowledge')")
         if len(task.class_ids) != task.num_classes:
             raise DataError(f"rgcn_zsl: the task has {len(task.class_ids)} class ids for {task.num_classes} classes")
-        device = task.device
+        ctx, device = fit_context(context, self.device, task.device)
+        with seeded(ctx.seed_for(self.seed), device):
+            return self._fit(task, ctx, device)
+
+    def _fit(self, task: ZSLTask, ctx: RunContext, device: torch.device) -> RGCNZSL:
+        from kgzsl.knowledge.alignment import align_classes
+        from kgzsl.knowledge.views import to_pyg
+
         iris = align_classes(task.knowledge, list(task.class_ids), namespace=self.namespace)
         # the dataset's classes first: rows 0..C-1 of the R-GCN's output are the classes
         view = to_pyg(task.knowledge, relations=self.relations, add_inverse=True, node_order=iris)
@@ -231,7 +242,7 @@ class RGCNZSL(ZSLMethod):
         opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         self.history_: list[float] = []
         n = x.shape[0]
-        for _ in range(self.epochs):
+        for _ in ctx.bar(range(self.epochs), desc="rgcn_zsl", unit="epoch"):
             model.train()
             order = torch.randperm(n, device=device)
             total = torch.zeros((), device=device)
@@ -264,6 +275,4 @@ class RGCNZSL(ZSLMethod):
         """
         g = self.class_embeddings_
         z = self.model_.images(features.to(g.device, torch.float32))
-        scores = torch.full((z.shape[0], g.shape[0]), float("-inf"), device=g.device)
-        scores[:, self.candidates_] = self.temperature * z @ g[self.candidates_].T
-        return scores
+        return mask_candidates(self.temperature * z @ g[self.candidates_].T, self.candidates_, g.shape[0])

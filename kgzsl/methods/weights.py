@@ -6,8 +6,9 @@ from typing import Any, ClassVar, Literal
 
 import torch
 
+from kgzsl.context import RunContext
 from kgzsl.errors import ConfigError
-from kgzsl.methods.base import ZSLMethod, ZSLTask
+from kgzsl.methods.base import ZSLMethod, ZSLTask, fit_context, mask_candidates
 from kgzsl.registry import METHODS
 
 __all__ = ["ClassifierWeights"]
@@ -29,6 +30,7 @@ class ClassifierWeights(ZSLMethod):
 
     Args:
         score: ``cosine`` or ``dot``.
+        device: where to keep the weights and score; ``None``: the run's.
 
     Attributes:
         weights_: ``[C, D]`` float32 class weights (``task.semantics``).
@@ -47,10 +49,11 @@ class ClassifierWeights(ZSLMethod):
     #: gives it such a task)
     semantics_are_weights: ClassVar[bool] = True
 
-    def __init__(self, score: Literal["cosine", "dot"] = "cosine") -> None:
+    def __init__(self, score: Literal["cosine", "dot"] = "cosine", device: str | None = None) -> None:
         self.score = score
+        self.device = device
 
-    def fit(self, task: ZSLTask, classifier: Any = None) -> ClassifierWeights:
+    def fit(self, task: ZSLTask, classifier: Any = None, context: RunContext | None = None) -> ClassifierWeights:
         """Store the class weights and candidates; ``classifier`` is ignored."""
         if self.score not in ("cosine", "dot"):
             raise ConfigError(f"score: unknown {self.score!r}; valid: cosine, dot")
@@ -61,7 +64,7 @@ class ClassifierWeights(ZSLMethod):
                 "this method needs semantics that are classifier weights over the features "
                 "(semantics 'gcnz' or 'dgp')"
             )
-        device = task.device
+        _, device = fit_context(context, self.device, task.device)
         w = task.semantics.to(device, torch.float32)
         self.weights_ = torch.nn.functional.normalize(w, dim=1) if self.score == "cosine" else w
         self.candidates_ = task.candidates.to(device)
@@ -78,6 +81,4 @@ class ClassifierWeights(ZSLMethod):
         x = features.to(self.weights_.device, torch.float32)
         if self.score == "cosine":
             x = torch.nn.functional.normalize(x, dim=1)
-        scores = torch.full((x.shape[0], self.weights_.shape[0]), float("-inf"), device=x.device)
-        scores[:, self.candidates_] = x @ self.weights_[self.candidates_].T
-        return scores
+        return mask_candidates(x @ self.weights_[self.candidates_].T, self.candidates_, self.weights_.shape[0])

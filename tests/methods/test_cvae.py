@@ -1,9 +1,12 @@
-"""CVAE: synthesis, the classifier it trains, the score contract, determinism."""
+"""CVAE: synthesis, the classifier it trains, the score contract, the run context, save/load."""
+
+from pathlib import Path
 
 import pytest
 import torch
 
 from kgzsl.classifier import SoftmaxClassifier
+from kgzsl.context import RunContext
 from kgzsl.methods.base import ZSLTask
 from kgzsl.methods.cvae import CVAE
 from kgzsl.registry import CLASSIFIERS, METHODS
@@ -15,9 +18,10 @@ FAST = {"epochs": 3, "hidden": 32, "latent_dim": 4, "n_synthetic": 7, "batch_siz
 class _SpyClassifier(SoftmaxClassifier):
     """Records what CVAE trains the classifier on."""
 
-    def fit(self, features, labels, classes, num_classes=None):
+    def fit(self, features, labels, classes, num_classes=None, context=None):
         self.seen_fit = (features.clone(), labels.clone(), classes.clone(), num_classes)
-        return super().fit(features, labels, classes, num_classes)
+        self.context = context
+        return super().fit(features, labels, classes, num_classes, context=context)
 
 
 def _test_features() -> torch.Tensor:
@@ -64,15 +68,19 @@ def test_default_classifier_is_softmax():
     assert isinstance(method.classifier_, SoftmaxClassifier)
 
 
+def _ctx(seed: int = 0) -> RunContext:
+    return RunContext(seed=seed, device="cpu", progress=False)
+
+
 def test_scores_contract_and_determinism():
     full = toy_task()
     task = ZSLTask(full.features, full.labels, full.semantics, full.seen, full.unseen[1:])
     test = _test_features()
     runs = []
     for seed in (0, 0, 1):
-        torch.manual_seed(seed)
+        torch.manual_seed(123)  # the caller's global stream does not matter: the context's seed does
         method = METHODS.build("cvae", **FAST)
-        method.fit(task, classifier=CLASSIFIERS.build("softmax", epochs=2))
+        assert method.fit(task, classifier=CLASSIFIERS.build("softmax", epochs=2), context=_ctx(seed)) is method
         runs.append(method.decision_function(test))
     scores = runs[0]
     assert scores.shape == (len(test), task.num_classes)
@@ -84,6 +92,39 @@ def test_scores_contract_and_determinism():
     assert not torch.equal(runs[0], runs[2])
 
 
+def test_an_explicit_seed_wins_over_the_context():
+    task, test = toy_task(), _test_features()
+
+    def scores(context_seed, own=None):
+        method = CVAE(**FAST, seed=own).fit(task, classifier=SoftmaxClassifier(epochs=2), context=_ctx(context_seed))
+        return method.decision_function(test)
+
+    assert torch.equal(scores(0, own=4), scores(1, own=4))
+    assert torch.equal(scores(4), scores(1, own=4))
+    assert not torch.equal(scores(0), scores(1))
+
+
+def test_the_classifier_gets_the_run_context_on_the_methods_device():
+    spy = _SpyClassifier(epochs=1)
+    CVAE(**FAST).fit(toy_task(), classifier=spy, context=_ctx(3).with_(device="cpu"))
+    assert spy.context.device == "cpu" and spy.context.progress is False
+    assert spy.context.seed != 3  # a seed derived from the run's: not the CVAE's own stream
+
+
+def test_save_load_gives_identical_scores(tmp_path: Path):
+    method = CVAE(**FAST).fit(toy_task(), classifier=SoftmaxClassifier(epochs=2), context=_ctx())
+    method.save(tmp_path / "cvae.pt")
+    loaded = CVAE.load(tmp_path / "cvae.pt")
+    test = _test_features()
+    assert torch.equal(loaded.decision_function(test), method.decision_function(test))
+    assert isinstance(loaded.classifier_, SoftmaxClassifier)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        a = loaded.synthesize(toy_task().semantics[:2], 3)
+        torch.manual_seed(0)
+        assert torch.equal(a, method.synthesize(toy_task().semantics[:2], 3))
+
+
 def test_registered_with_classifier():
     assert METHODS.get("cvae") is CVAE
     assert CVAE.uses_classifier is True
@@ -92,10 +133,17 @@ def test_registered_with_classifier():
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_runs_on_task_device():
-    task = toy_task(device="cuda")
-    torch.manual_seed(0)
-    method = CVAE(**FAST).fit(task, classifier=CLASSIFIERS.build("cosine", epochs=2))
-    scores = method.decision_function(_test_features().cuda())
+def test_runs_on_the_context_device(tmp_path: Path):
+    task = toy_task(device="cpu")
+    method = CVAE(**FAST).fit(
+        task, classifier=CLASSIFIERS.build("cosine", epochs=2), context=_ctx().with_(device="cuda")
+    )
+    scores = method.decision_function(_test_features())
     assert scores.device.type == "cuda" and scores.shape[1] == task.num_classes
+    # saved on the GPU, loaded onto the CPU
+    method.save(tmp_path / "cvae.pt")
+    loaded = CVAE.load(tmp_path / "cvae.pt", device="cpu")
+    on_cpu = loaded.decision_function(_test_features())
+    assert on_cpu.device.type == "cpu"
+    torch.testing.assert_close(on_cpu, scores.cpu(), rtol=1e-4, atol=1e-4)
     assert method.synthesize(task.semantics[task.unseen], 2).device.type == "cuda"

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from kgzsl.context import RunContext
 from kgzsl.evaluation import zsl_accuracy
-from kgzsl.methods.base import ZSLTask
+from kgzsl.methods.base import ZSLMethod, ZSLTask
 from kgzsl.methods.eszsl import ESZSL
 from kgzsl.registry import METHODS
 from kgzsl.testing import toy_dataset, toy_task
@@ -67,7 +68,6 @@ def test_scores_contract_on_toy_task():
     inside[task.candidates] = True
     assert torch.isfinite(scores[:, inside]).all()
     assert torch.isneginf(scores[:, ~inside]).all()
-    torch.manual_seed(0)
     again = ESZSL().fit(task).decision_function(test)
     assert torch.equal(scores, again)
 
@@ -83,4 +83,35 @@ def test_transfers_to_unseen_toy_classes():
 def test_registered_without_classifier():
     assert METHODS.get("eszsl") is ESZSL
     assert ESZSL.uses_classifier is False
-    assert METHODS.defaults("eszsl") == {"alpha": 0, "beta": -1, "normalize_features": True}
+    assert METHODS.defaults("eszsl") == {"alpha": 0, "beta": -1, "normalize_features": True, "device": None}
+
+
+def test_default_validation_grid_is_the_gbu_protocols():
+    # Xian et al., TPAMI 2018: γ, λ ∈ 10^[-3..3]; alpha and beta are the exponents
+    assert ESZSL.default_select == {"alpha": [-3, -2, -1, 0, 1, 2, 3], "beta": [-3, -2, -1, 0, 1, 2, 3]}
+    for key, values in ESZSL.default_select.items():
+        for value in values:
+            METHODS.check_params("eszsl", {key: value})  # every grid point is a valid parameter
+    assert ZSLMethod.default_select == {}
+
+
+def test_context_device_and_save_load(tmp_path):
+    method = ESZSL().fit(toy_task(), context=RunContext(device="cpu", progress=False))
+    assert method.weights_.device.type == "cpu"
+    method.save(tmp_path / "eszsl.pt", class_ids=["a"])
+    loaded = ESZSL.load(tmp_path / "eszsl.pt")
+    test = toy_task().features
+    assert torch.equal(loaded.decision_function(test), method.decision_function(test))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cpu_context_keeps_a_cuda_task_on_the_cpu_and_cuda_loads_onto_cpu(tmp_path):
+    task = toy_task(device="cuda")
+    assert ESZSL().fit(task, context=RunContext(device="cpu")).weights_.device.type == "cpu"
+    on_gpu = ESZSL().fit(toy_task(), context=RunContext(device="cuda"))
+    on_gpu.save(tmp_path / "eszsl.pt")
+    loaded = ESZSL.load(tmp_path / "eszsl.pt", device="cpu")
+    torch.testing.assert_close(
+        loaded.decision_function(task.features.cpu()), on_gpu.decision_function(task.features).cpu()
+    )

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from kgzsl.context import RunContext
 from kgzsl.errors import ConfigError
 from kgzsl.knowledge.store import KnowledgeGraph
 from kgzsl.methods.kg_gnn import RGCNZSL
@@ -26,9 +27,10 @@ def _test_unseen():
     return torch.as_tensor(ds.features[idx]), torch.as_tensor(ds.labels[idx]), torch.as_tensor(ds.unseen)
 
 
-def _fit(task, seed: int = 0, **params) -> RGCNZSL:
-    torch.manual_seed(seed)
-    return RGCNZSL(**{**FAST, **params}).fit(task)
+def _fit(task, seed: int = 0, own_seed: int | None = None, **params) -> RGCNZSL:
+    """Fit with the run context's ``seed`` (and the method's own ``own_seed``)."""
+    method = RGCNZSL(**{**FAST, **params}, seed=own_seed)
+    return method.fit(task, context=RunContext(seed=seed, device="cpu", progress=False))
 
 
 def test_scores_shape_candidates_and_finite(task):
@@ -56,13 +58,23 @@ def test_only_candidates_are_scored(task):
     assert torch.isfinite(scores[:, t.candidates]).all()
 
 
-def test_deterministic_under_manual_seed(task):
+def test_the_context_seed_decides_and_an_explicit_seed_wins(task):
     x, _, _ = _test_unseen()
     a = _fit(task, seed=3).decision_function(x)
     b = _fit(task, seed=3).decision_function(x)
     torch.testing.assert_close(a, b, rtol=0, atol=0)
     c = _fit(task, seed=4).decision_function(x)
     assert not torch.equal(a, c)
+    assert torch.equal(_fit(task, seed=4, own_seed=3).decision_function(x), a)
+
+
+def test_save_load_gives_identical_scores(task, tmp_path: Path):
+    method = _fit(task)
+    method.save(tmp_path / "rgcn.pt")
+    loaded = RGCNZSL.load(tmp_path / "rgcn.pt")
+    x, _, _ = _test_unseen()
+    assert torch.equal(loaded.decision_function(x), method.decision_function(x))
+    assert loaded.node_ids_ == method.node_ids_ and loaded.history_ == method.history_
 
 
 def test_training_loss_decreases(task):
