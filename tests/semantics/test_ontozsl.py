@@ -134,3 +134,14 @@ def test_precomputed_ontozsl_o2v_awa(shared_data, tmp_path):
     np.testing.assert_array_equal(emb.matrix, in_order.matrix[::-1])
     with pytest.raises(DataError, match="'unicorn'"):
         PrecomputedEmbeddings(path=str(path), ids=str(tmp_path / "ids.txt")).encode(None, _dataset([*names, "unicorn"]))
+
+
+def test_ontozsl_says_loudly_when_iris_stand_in_for_texts(toy_kg):
+    # the toy KG labels its classes but not every node: those fall back on their local names
+    enc = OntoZSL(mapping=8, dim=8, **FAST)
+    with pytest.warns(UserWarning, match=r"ontozsl: [1-9]\d* of \d+ entities have no text .* local names stand in"):
+        enc.encode(toy_kg, toy_dataset())
+    m = enc.metrics_
+    assert m["ontozsl/name_fallback_entities"] >= 1 and 0 < m["ontozsl/name_fallback_fraction"] < 1
+    assert m["ontozsl/texts_from_label"] >= len(TOY_CLASSES)
+    assert m["ontozsl/texts_from_fallback"] == m["ontozsl/name_fallback_entities"]
