@@ -50,3 +50,14 @@ def test_dimension_mismatch_is_a_clear_error():
         ClassifierWeights().fit(toy_task())
     with pytest.raises(ConfigError, match="score"):
         ClassifierWeights(score="l1").fit(_weights_task())
+
+
+def test_context_device_and_save_load(tmp_path):
+    from kgzsl.context import RunContext
+
+    task = _weights_task()
+    method = ClassifierWeights().fit(task, context=RunContext(device="cpu", progress=False))
+    assert method.weights_.device.type == "cpu"
+    method.save(tmp_path / "w.pt")
+    loaded = ClassifierWeights.load(tmp_path / "w.pt")
+    assert torch.equal(loaded.decision_function(task.features), method.decision_function(task.features))
