@@ -93,7 +93,7 @@ class KnowledgeGraph:
             _check_store_folder(self.path)
             try:
                 self._store = ox.Store(str(self.path))
-            except OSError as e:
+            except (OSError, RuntimeError) as e:  # RocksDB reports a damaged store as RuntimeError
                 raise DataError(f"{self.path}: cannot open the graph store ({_one_line(str(e))})") from None
         else:
             self._store = ox.Store()
@@ -654,6 +654,9 @@ def _check_store_folder(path: Path) -> None:
             raise DataError(f"{path}: store: cannot create the store folder in {parent} (permission denied)")
     elif not os.access(path, os.R_OK | os.W_OK | os.X_OK):
         raise DataError(f"{path}: store: cannot open the store folder (permission denied)")
+    elif any(path.iterdir()) and not (path / "CURRENT").is_file():
+        # not a store (an Oxigraph store has RocksDB's CURRENT file): never write into a user's folder
+        raise DataError(f"{path}: store: not a graph store folder (it holds other files); give a new or empty folder")
 
 
 def check_output_path(path: Path) -> None:

@@ -258,6 +258,17 @@ def test_store_paths_that_cannot_be_a_store(tmp_path):
     with pytest.raises(DataError, match=r"store: .*a-file is a file, not a folder"):
         KnowledgeFiles(paths=[str(toy)], store=str(a_file / "store")).build()
     assert a_file.read_text() == "x" and not (tmp_path / "nowhere").exists()
+    not_a_store = tmp_path / "my-data"
+    not_a_store.mkdir()
+    (not_a_store / "notes.txt").write_text("mine")
+    with pytest.raises(DataError, match=r"my-data: store: not a graph store folder \(it holds other files\)"):
+        KnowledgeFiles(paths=[str(toy)], store=str(not_a_store)).build()
+    assert [p.name for p in not_a_store.iterdir()] == ["notes.txt"]
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "CURRENT").write_text("garbage")
+    with pytest.raises(DataError, match=r"damaged: cannot open the graph store \(Corruption"):
+        KnowledgeFiles(paths=[str(toy)], store=str(damaged)).build()
 
 
 def test_convert_refuses_paths_it_cannot_write(tmp_path, capsys, monkeypatch):
