@@ -76,7 +76,7 @@ t:penguin a owl:Class ; rdfs:subClassOf t:Bird ; rdfs:label "penguin" ; t:has t:
 
 
 def write_toy_kg(path: str | Path) -> Path:
-    """Write the toy ontology (11 classes, 3 levels, 18 attributes) as Turtle to ``path``."""
+    """Write the toy ontology (11 classes, 3 levels, 17 attributes) as Turtle to ``path``."""
     path = Path(path)
     path.write_text(TOY_TTL, encoding="utf-8")
     return path

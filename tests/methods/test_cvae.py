@@ -147,3 +147,11 @@ def test_runs_on_the_context_device(tmp_path: Path):
     assert on_cpu.device.type == "cpu"
     torch.testing.assert_close(on_cpu, scores.cpu(), rtol=1e-4, atol=1e-4)
     assert method.synthesize(task.semantics[task.unseen], 2).device.type == "cuda"
+
+
+def test_no_progress_silences_every_bar_inner_ones_too(capsys):
+    CVAE(**FAST).fit(toy_task(), classifier=SoftmaxClassifier(epochs=2), context=_ctx())
+    assert capsys.readouterr().err == ""
+    CVAE(**FAST).fit(toy_task(), classifier=SoftmaxClassifier(epochs=2), context=_ctx().with_(progress=True))
+    err = capsys.readouterr().err
+    assert "cvae" in err and "classifier (softmax)" in err

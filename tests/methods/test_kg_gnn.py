@@ -121,3 +121,10 @@ def test_zsl_on_the_demo_data_beats_chance(tmp_path: Path):
     result = run_experiment(config, "rgcn_zsl", out=tmp_path, progress=False)
     # 12 unseen classes: chance is 1/12 ≈ 8.3%; ESZSL gets ~30% on this small variant
     assert result.metrics["zsl/top1"] > 0.2
+
+
+def test_progress_follows_the_context(task, capsys):
+    _fit(task, epochs=2)
+    assert "rgcn_zsl" not in capsys.readouterr().err
+    RGCNZSL(**{**FAST, "epochs": 2}).fit(task, context=RunContext(device="cpu", progress=True))
+    assert "rgcn_zsl" in capsys.readouterr().err
