@@ -238,3 +238,13 @@ def test_readme_conceptnet_example_runs(shared_data: Path, tmp_path: Path):
 
     result = kgzsl.run_experiment(resolve(config), stem="conceptnet", out=str(tmp_path / "runs"))
     assert 0.0 <= result.metrics["zsl/top1"] <= 1.0
+
+
+def test_a_relation_filter_keeps_the_labels_for_alignment(shared_data: Path):
+    from kgzsl.knowledge.alignment import align_classes
+
+    kg = KnowledgeFiles(paths=[str(shared_data / "kzsl" / "KG" / "KG-AwA.csv")], relations=["rdfs:subClassOf"]).build()
+    assert set(kg.relation_counts()) == {RDFS + "subClassOf"}
+    names = _awa2_class_names(shared_data)
+    iris = align_classes(kg, names, namespace=AWA)  # by the labels of the whole file
+    assert len(set(iris)) == 50 and iris[names.index("killer+whale")] == AWA + "n02071294"
