@@ -23,7 +23,9 @@ This module is the bottom of the stack: it imports nothing of kgzsl but the erro
 
 from __future__ import annotations
 
+import math
 import os
+import struct
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,17 +119,21 @@ def _v5_tag(buf: bytes, pos: int) -> tuple[int, int, int, int]:
     A small data element (4 bytes of data at most) packs type and size in one word and its data
     in the next; other elements have an 8-byte tag and data padded to a multiple of 8 bytes.
     """
-    first, second = (int(v) for v in np.frombuffer(buf, dtype="<u4", count=2, offset=pos))
+    first, second = struct.unpack_from("<II", buf, pos)
     if first >> 16:
         return first & 0xFFFF, first >> 16, pos + 4, pos + 8
     return first, second, pos + 8, pos + 8 + second + (-second % 8)
 
 
 def _v5_check_length(path: Path, head: bytes) -> None:
-    """Raise a :class:`DataError` when a v5 file is cut short: a variable's tag says it ends past the end.
+    """Raise a :class:`DataError` when a v5 file is cut short or its elements' sizes disagree.
 
-    Reads 8 bytes per variable. scipy reads only the variables asked for, so without this a file
-    cut in a later variable reads as if whole (and one cut in a tag's middle raises obscure errors).
+    scipy reads only the variables asked for, so without this a file cut in a later variable
+    reads as if whole (and one cut in a tag's middle raises obscure errors); and scipy's compiled
+    reader trusts the sizes inside a variable, so a damaged one can crash the process
+    (segmentation fault) instead of raising. Each variable's tag, array flags, dimensions and
+    data tags are checked against each other: a big numeric matrix from its first bytes only,
+    cells (class names) and other small variables whole, compressed ones after inflating.
     """
     if len(head) < _HEADER_BYTES or head[126:128] not in (b"IM", b"MI"):
         return  # v4 (no header) or not MATLAB at all: scipy tells which
@@ -140,13 +146,193 @@ def _v5_check_length(path: Path, head: bytes) -> None:
             tag = f.read(8)
             if len(tag) < 8:
                 raise DataError(f"{path}: truncated MATLAB file (the tag of variable {index} is cut at byte {size})")
-            nbytes = int(np.frombuffer(tag, dtype=f"{endian}u4", count=2)[1])
+            kind, nbytes = struct.unpack_from(f"{endian}II", tag)
             end = pos + 8 + nbytes  # as scipy's reader steps: top-level elements are not padded
             if end > size:
                 raise DataError(
                     f"{path}: truncated MATLAB file (variable {index} needs bytes {pos}..{end}; the file has {size})"
                 )
+            if endian == "<":  # (big-endian files, from old SPARC MATLABs, get the length check only)
+                try:
+                    _v5_check_element(f, pos, kind, nbytes)
+                except (_Malformed, ValueError, IndexError, struct.error) as e:
+                    raise DataError(f"{path}: damaged MATLAB file (variable {index}: {e})") from None
             pos, index = end, index + 1
+
+
+# Bytes per element of the v5 data types (miINT8 … miUINT64, miUTF8 / 16 / 32)
+_MI_SIZES = {1: 1, 2: 1, 3: 2, 4: 2, 5: 4, 6: 4, 7: 4, 9: 8, 12: 8, 13: 8, 16: 1, 17: 2, 18: 4}
+_MI_INT32, _MI_UINT32, _MI_INT8 = 5, 6, 1
+_MI_COMPRESSED = 15
+_CELL, _STRUCT, _OBJECT, _CHAR, _SPARSE = 1, 2, 3, 4, 5
+_NUMERIC_V5 = frozenset(range(6, 16))
+_HEAD_READ = 4096  # enough for a matrix's flags, dimensions, name and first data tag
+_WHOLE_LIMIT = 256 << 20  # cells, structs, chars and sparse matrices are read whole up to this size
+
+
+class _Malformed(Exception):
+    """A v5 element whose sizes disagree with each other (scipy's reader may crash on such a file)."""
+
+
+def _sub(buf: bytes, pos: int, end: int) -> tuple[int, int, int, int]:
+    """The sub-element at ``pos`` of an element ending at ``end``; its data must fit inside."""
+    if pos + 8 > end:
+        raise _Malformed(f"an element tag at byte {pos} runs past its matrix")
+    kind, nbytes, data, nxt = _v5_tag(buf, pos)
+    if data + nbytes > end:
+        raise _Malformed(f"an element at byte {pos} says {nbytes} bytes, past its matrix")
+    return kind, nbytes, data, nxt
+
+
+def _v5_matrix_header(buf: bytes, pos: int, end: int) -> tuple[int, int, list[int], int]:
+    """``(class, flags, dims, next offset)`` of the miMATRIX content ``buf[pos:end]``."""
+    kind, nbytes, data, nxt = _sub(buf, pos, end)
+    if kind != _MI_UINT32 or nbytes != 8:
+        raise _Malformed(f"array flags at byte {pos} are not 8 bytes of miUINT32")
+    flags = struct.unpack_from("<I", buf, data)[0]
+    kind, nbytes, data, nxt = _sub(buf, nxt, end)
+    if kind != _MI_INT32 or nbytes < 8 or nbytes % 4:
+        raise _Malformed(f"dimensions at byte {nxt} are not two or more miINT32")
+    dims = list(struct.unpack_from(f"<{nbytes // 4}i", buf, data))
+    if min(dims) < 0:
+        raise _Malformed(f"negative dimension {min(dims)}")
+    kind, nbytes, data, nxt = _sub(buf, nxt, end)
+    if kind != _MI_INT8:
+        raise _Malformed("the array name is not miINT8 text")
+    return flags & 0xFF, flags, dims, nxt
+
+
+def _v5_check_data(buf: bytes, pos: int, end: int, count: int, what: str) -> int:
+    """Check one numeric data element of ``count`` values; return the offset after it."""
+    kind, nbytes, _, nxt = _sub(buf, pos, end)
+    if kind not in _MI_SIZES or kind in (16, 17, 18):
+        raise _Malformed(f"{what}: data type {kind} is not numeric")
+    if nbytes != count * _MI_SIZES[kind]:
+        raise _Malformed(f"{what}: {nbytes} bytes of data for {count} values")
+    return nxt
+
+
+def _v5_check_matrix(buf: bytes, pos: int, end: int, depth: int = 0) -> None:
+    """Check that the sizes inside the miMATRIX content ``buf[pos:end]`` agree (recursively for cells)."""
+    if pos == end:
+        return  # an empty cell element
+    if depth > 32:
+        raise _Malformed("cells or structs nested more than 32 deep")
+    cls, flags, dims, nxt = _v5_matrix_header(buf, pos, end)
+    count = math.prod(dims)
+    complex_ = bool(flags & 0x800)
+    if cls in _NUMERIC_V5:
+        nxt = _v5_check_data(buf, nxt, end, count, "real part")
+        if complex_:
+            _v5_check_data(buf, nxt, end, count, "imaginary part")
+    elif cls == _CHAR:
+        kind, nbytes, _, _ = _sub(buf, nxt, end)
+        if kind not in _MI_SIZES:
+            raise _Malformed(f"char data of type {kind}")
+        if kind not in (16, 17, 18) and nbytes != count * _MI_SIZES[kind]:
+            raise _Malformed(f"{nbytes} bytes of char data for {count} characters")
+    elif cls in (_CELL, _STRUCT, _OBJECT):
+        fields = 1
+        if cls == _OBJECT:
+            kind, _, _, nxt = _sub(buf, nxt, end)  # class name
+        if cls in (_STRUCT, _OBJECT):
+            kind, nbytes, data, nxt = _sub(buf, nxt, end)
+            length = struct.unpack_from("<i", buf, data)[0] if nbytes == 4 else 0
+            if kind != _MI_INT32 or length < 1:
+                raise _Malformed("a struct's field-name length is not a positive miINT32")
+            kind, nbytes, _, nxt = _sub(buf, nxt, end)
+            if kind != _MI_INT8 or nbytes % length:
+                raise _Malformed("a struct's field names do not fit their length")
+            fields = nbytes // length
+        for _ in range(count * fields):
+            kind, nbytes, data, nxt = _sub(buf, nxt, end)
+            if kind != _MI_MATRIX:
+                raise _Malformed(f"a cell or field of type {kind}, not a matrix")
+            _v5_check_matrix(buf, data, data + nbytes, depth + 1)
+    elif cls == _SPARSE:
+        rows, cols = (dims + [0, 0])[:2]
+        kind, nbytes, data, nxt = _sub(buf, nxt, end)  # ir: the row of each stored value (nzmax of them)
+        if kind not in (_MI_INT32, _MI_UINT32, 12, 13):
+            raise _Malformed("sparse row indices are not integers")
+        ir = np.frombuffer(
+            buf, dtype="<i4" if _MI_SIZES[kind] == 4 else "<i8", count=nbytes // _MI_SIZES[kind], offset=data
+        )
+        kind, nbytes, data, nxt = _sub(buf, nxt, end)  # jc: where each column starts
+        if kind not in (_MI_INT32, _MI_UINT32, 12, 13) or nbytes // _MI_SIZES[kind] != cols + 1:
+            raise _Malformed("sparse column starts do not match the columns")
+        jc = np.frombuffer(buf, dtype="<i4" if _MI_SIZES[kind] == 4 else "<i8", count=cols + 1, offset=data)
+        used = int(jc[-1])
+        if (
+            jc[0]
+            or (np.diff(jc) < 0).any()
+            or used > ir.size
+            or (used and (ir[:used].min() < 0 or ir[:used].max() >= rows))
+        ):
+            raise _Malformed("sparse indices out of range")
+        kind, nbytes, _, _ = _sub(buf, nxt, end)
+        if kind not in _MI_SIZES or kind in (16, 17, 18) or nbytes < used * _MI_SIZES[kind]:
+            raise _Malformed("sparse values fewer than the indices")
+    elif cls not in (16, 17):  # function handles and opaque objects: scipy reads them as blobs
+        raise _Malformed(f"unknown array class {cls}")
+
+
+def _v5_check_element(f: Any, pos: int, kind: int, nbytes: int) -> None:
+    """Check one top-level element (at ``pos``, its tag already read) of a little-endian v5 file."""
+    import zlib
+
+    if kind == _MI_COMPRESSED:
+        f.seek(pos + 8)
+        inflate = zlib.decompressobj()
+        try:
+            head = inflate.decompress(f.read(min(nbytes, _HEAD_READ)), _HEAD_READ)
+        except zlib.error as e:
+            raise _Malformed(f"compressed data is damaged ({e})") from None
+        if len(head) < 8:
+            return  # too little to tell; scipy's own reader checks the stream
+        inner, inner_bytes, _, _ = _v5_tag(head, 0)
+        if inner != _MI_MATRIX:
+            raise _Malformed(f"a compressed element holds type {inner}, not a matrix")
+        cls = head[16] if len(head) > 16 else -1
+        if cls in _NUMERIC_V5 or inner_bytes + 8 <= len(head):
+            if inner_bytes + 8 > len(head):  # a big numeric matrix: its header and first data tag suffice
+                _v5_check_header_only(head, 8, 8 + inner_bytes)
+            else:
+                _v5_check_matrix(head, 8, 8 + inner_bytes)
+            return
+        if nbytes > _WHOLE_LIMIT:
+            return
+        f.seek(pos + 8)
+        try:
+            whole = zlib.decompress(f.read(nbytes))
+        except zlib.error as e:
+            raise _Malformed(f"compressed data is damaged ({e})") from None
+        inner, inner_bytes, _, _ = _v5_tag(whole, 0)
+        if 8 + inner_bytes > len(whole):
+            raise _Malformed("a compressed matrix is shorter than its tag says")
+        _v5_check_matrix(whole, 8, 8 + inner_bytes)
+        return
+    if kind != _MI_MATRIX:
+        raise _Malformed(f"a variable of type {kind}, not a matrix")
+    f.seek(pos + 8)
+    head = f.read(min(nbytes, _HEAD_READ))
+    if len(head) >= 16 and head[8] in _NUMERIC_V5 and nbytes > _HEAD_READ:
+        _v5_check_header_only(head, 0, nbytes)  # a big numeric matrix: no need to read its data
+    elif nbytes <= _WHOLE_LIMIT:
+        f.seek(pos + 8)
+        _v5_check_matrix(f.read(nbytes), 0, nbytes)
+
+
+def _v5_check_header_only(head: bytes, pos: int, end: int) -> None:
+    """Check a numeric matrix from its first bytes: data tags sized as the dimensions say, inside ``end``."""
+    cls, flags, dims, nxt = _v5_matrix_header(head, pos, min(end, len(head)))
+    count = math.prod(dims)
+    if nxt + 8 > len(head):
+        raise _Malformed("a matrix header longer than its element")
+    kind, nbytes, data, _ = _v5_tag(head, nxt)
+    if kind not in _MI_SIZES or kind in (16, 17, 18) or nbytes != count * _MI_SIZES[kind] or data + nbytes > end:
+        raise _Malformed(f"{nbytes} bytes of data for {count} values (type {kind})")
+    if flags & 0x800 and data + nbytes + ((-nbytes) % 8) + 8 > end:
+        raise _Malformed("the imaginary part of a complex matrix is missing")
 
 
 def _v5_cell_value(value: Any) -> Any:

@@ -174,7 +174,8 @@ class ArrayDataset(Component):
         test_fraction: without ``splits``, the share of each seen class's images held out.
         val_class_fraction: without ``train`` / ``val`` in ``splits``, the share of seen classes
             held out for model selection.
-        seed: seed of the generated splits.
+        seed: seed of the generated splits. The dataset's own seed, not the run's
+            (``train.seed``): the splits are part of the data, so runs of any seed compare on the same ones.
         title: the dataset's name in reports; default ``arrays:<features file name>`` (not ``name``:
             in a config, ``name`` is the registered dataset, ``name: arrays``).
     """

@@ -123,7 +123,8 @@ class KZSLImageNet(Component):
         max_test_images_per_class: keep the first ``n`` test images of each class (OntoZSL's
             ``--Unseen_NSample``); all by default, as the K-ZSL sizes count.
         val_class_fraction: share of the seen classes held out as ``val``.
-        val_seed: seed of that draw.
+        val_seed: seed of that draw. The dataset's own seed, not the run's
+            (``train.seed``): the splits are part of the data, so runs of any seed compare on the same ones.
         test_set: for ``ImageNet21K``: ``2-hops`` (split.mat's ``hops2``), ``3-hops``
             (``hops2`` + ``hops3``) or ``all`` (+ ``rest``).
     """

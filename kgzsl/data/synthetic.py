@@ -305,7 +305,8 @@ class SyntheticBenchmark(Component):
             train/val class splits); 0, or a benchmark without such lists (FLO), draws
             ``val_class_fraction`` of the seen classes.
         val_class_fraction: share of seen classes held out as ``val`` when drawn.
-        seed: seed of the class sizes, the hidden generator and the splits.
+        seed: seed of the class sizes, the hidden generator and the splits: the data's identity,
+            not the run's seed (``train.seed``), so runs of any seed compare on the same data.
     """
 
     #: its default ``root`` reads ``$KGZSL_SHARED_DATA`` (tests request the ``shared_data`` fixture)

@@ -110,7 +110,8 @@ class XLSA17(Component):
         val_split: with version 2, 1–3 takes the validation classes from ``valclasses<k>.txt``
             when the dataset folder has it; 0 draws them. Ignored by version 1.
         val_class_fraction: share of seen classes held out when drawn.
-        val_seed: seed of that draw.
+        val_seed: seed of that draw. The dataset's own seed, not the run's
+            (``train.seed``): the splits are part of the data, so runs of any seed compare on the same ones.
         mmap: memory-map the features (copy-on-write) when the file stores them uncompressed, as
             ``scipy.io.savemat`` and MATLAB's ``save -v7.3 -nocompression`` do: nothing is copied
             and pages are shared with the OS cache. MATLAB's default files are compressed and
