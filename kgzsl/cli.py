@@ -113,6 +113,9 @@ def _list(family: str | None) -> int:
             print(f"  {name:<16} {registry.describe(name)}")
             if params:
                 print(f"  {'':<16} params: {params}")
+            grid = getattr(registry.get(name), "default_select", None)
+            if grid:
+                print(f"  {'':<16} select: {', '.join(f'{k}={v}' for k, v in grid.items())} (default validation grid)")
     return 0
 
 

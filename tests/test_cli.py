@@ -34,6 +34,7 @@ def test_list(capsys):
     assert main(["list", "methods"]) == 0
     out = capsys.readouterr().out
     assert "methods:" in out and "eszsl" in out and "cvae" in out and "datasets:" not in out
+    assert "select: alpha=[-3, -2, -1, 0, 1, 2, 3], beta=[-3, -2, -1, 0, 1, 2, 3] (default validation grid)" in out
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert all(f in out for f in ("datasets:", "knowledge:", "semantics:", "classifiers:"))
