@@ -88,16 +88,20 @@ def _boot_key() -> str:
         return "0"
 
 
-def _process_start(pid: int) -> int:
-    """A process's start time in clock ticks after boot (Linux ``/proc``); 0 where unknown.
+def _process_stat(pid: int) -> tuple[str, int]:
+    """A process's state letter and start time in clock ticks after boot (Linux ``/proc``); ``("", 0)`` where unknown.
 
-    With the boot id it tells a process from a later one that reuses its id.
+    With the boot id, the start time tells a process from a later one that reuses its id.
     """
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return int(stat.rsplit(")", 1)[1].split()[19])  # field 22; the name in (...) may hold spaces
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # the name in (...) may hold spaces
+        return fields[0], int(fields[19])  # fields 3 and 22
     except (OSError, ValueError, IndexError):
-        return 0
+        return "", 0
+
+
+def _process_start(pid: int) -> int:
+    return _process_stat(pid)[1]
 
 
 def _owner_token() -> str:
@@ -116,13 +120,15 @@ def _owner_alive(host: str, boot: str, pid: int, start: int) -> bool | None:
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
         pass  # exists, owned by another user
     except OSError:
         return None
-    now = _process_start(pid)
+    state, now = _process_stat(pid)
+    if state in ("Z", "X"):
+        return False  # killed, not yet reaped by its parent
     return not (start and now and now != start)  # a different process reusing the id
 
 

@@ -100,18 +100,20 @@ def _stage_in_subprocess(run_dir: Path):
 
 
 def test_staging_left_by_a_killed_run_is_removed_by_the_next_run(tmp_path: Path):
+    import os
     import signal
 
     exp = tmp_path / "exp"
     proc, staging = _stage_in_subprocess(exp / "seed-0")
     assert staging.parent == exp and staging.name.startswith(".seed-0.tmp-") and len(list(staging.iterdir())) == 5
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    proc.stdout.close()
+    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # dead, and not yet reaped: a zombie
     assert staging.is_dir()  # kill -9: the process could not clean up
     with staged_run_dir(exp / "seed-1") as tmp:
         (tmp / "metrics.json").write_text("{}")
     assert sorted(p.name for p in exp.iterdir()) == ["seed-1"]
+    proc.wait()
+    proc.stdout.close()
 
 
 def test_staging_of_a_live_run_is_kept(tmp_path: Path):
