@@ -265,3 +265,29 @@ def test_sizes_that_disagree_are_reported(tmp_path: Path):
         DataError, match=r"dims.mat: damaged MATLAB file \(variable 1: real part: 160 bytes of data for 44"
     ):
         read_mat(tmp_path / "dims.mat", ["labels"])
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_the_size_checks_accept_every_kind_of_v5_variable(tmp_path: Path, compress):
+    """Structs, sparse, complex, logical and char matrices, as scipy (and MATLAB) write them, pass."""
+    import scipy.io
+    import scipy.sparse
+
+    values = {
+        "features": np.random.default_rng(0).random((4, 10)),
+        "labels": np.arange(1, 11, dtype=np.uint16),
+        "names": np.array(["cat", "whale", ""], dtype=object).reshape(-1, 1),
+        "s": {"a": np.ones(3), "b": "text"},
+        "sp": scipy.sparse.csc_matrix(np.eye(4)),
+        "ch": np.array(["ab", "cd"]),
+        "lg": np.array([True, False]),
+        "cx": np.array([1 + 2j, 3j]),
+        "empty": np.zeros((0, 3)),
+    }
+    path = tmp_path / "all.mat"
+    scipy.io.savemat(path, values, do_compression=compress)
+    out = read_mat(path, list(values))
+    assert out["names"] == ["cat", "whale", ""] and out["ch"] == ["ab", "cd"]
+    np.testing.assert_array_equal(out["sp"].toarray(), np.eye(4))
+    np.testing.assert_array_equal(out["cx"].ravel(), values["cx"])
+    assert set(mat_fields(path)) == set(values)
