@@ -24,6 +24,7 @@ import numpy as np
 from kgzsl.data.dataset import (
     ZSLDataset,
     check_finite,
+    check_finite_classes,
     check_known_ids,
     check_ranges,
     check_readable,
@@ -260,7 +261,7 @@ class ArrayDataset(Component):
                 )
         else:
             splits = standard_splits(labels, seen, unseen, self.test_fraction, self.val_class_fraction, self.seed)
-        semantics, semantic_paths = self._semantics(len(class_ids))
+        semantics, semantic_paths = self._semantics(class_ids)
         sources = [feat_path, *([Path(self.labels)] if self.labels else []), classes_path, seen_path, unseen_path]
         sources += ([split_path] if split_path else []) + semantic_paths
         try:
@@ -320,8 +321,8 @@ class ArrayDataset(Component):
     def _semantic_paths(self) -> list[Path]:
         return [Path(spec.partition("#")[0]).expanduser() for spec in (self.semantics or {}).values()]
 
-    def _semantics(self, c: int) -> tuple[dict[str, np.ndarray], list[Path]]:
-        out = {}
+    def _semantics(self, class_ids: list[str]) -> tuple[dict[str, np.ndarray], list[Path]]:
+        out, c = {}, len(class_ids)
         for name, spec in (self.semantics or {}).items():
             path_text, _, key = spec.partition("#")
             path = Path(path_text).expanduser()
@@ -329,6 +330,8 @@ class ArrayDataset(Component):
             if matrix.ndim != 2 or matrix.shape[0] != c or matrix.dtype.kind not in "iufb":
                 raise DataError(f"{path}: semantics {name!r} must be a numeric [{c}, d] array, got {matrix.shape}")
             out[name] = np.ascontiguousarray(matrix, dtype=np.float32)
+            where = f"{path}" + (f": field {key!r}" if key else "")
+            check_finite_classes(out[name], where, class_ids)  # against the file, not the dataset
         return out, self._semantic_paths()
 
 

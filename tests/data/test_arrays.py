@@ -279,3 +279,13 @@ def test_unreadable_and_non_utf8_class_lists(files, tmp_path, monkeypatch):
         build(files).load()
     with pytest.raises(DataError, match=r"features.npy: permission denied \(cannot read the array file\)"):
         load_array(files["features"])
+
+
+def test_nan_semantics_are_reported_against_their_file(files, tmp_path):
+    att = np.ones((6, 3), dtype=np.float32)
+    att[4, 1] = np.nan
+    np.save(tmp_path / "att.npy", att)
+    with pytest.raises(
+        DataError, match=r"att.npy: NaN or infinite values for 1 class\(es\), the first class 5 \('eel'\)"
+    ):
+        build(files, semantics={"att": str(tmp_path / "att.npy")}).load()

@@ -97,3 +97,20 @@ def test_knowledge_transfers_and_ignoring_it_fails():
         _eszsl_zsl_accuracy(ds, semantics[np.random.default_rng(s).permutation(ds.num_classes)]) for s in range(5)
     ]
     assert np.mean(shuffled) < 2 * chance
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('["cat", "dog"]', r'expected a JSON object \{"seen": \[...\], "unseen": \[...\]\}'),
+        ('{"seen": ["cat"]}', r"key 'unseen' must be a non-empty list of class names"),
+        ('{"seen": ["cat", 3], "unseen": ["dog"]}', r"key 'seen' must be a non-empty list of class names"),
+        ('{"seen": ["cat", "dog"], "unseen": ["dog"]}', r"class 'dog' is both seen and unseen"),
+        ('{"seen": ["cat", "cat"], "unseen": ["dog"]}', r"class 'cat' appears more than once in 'seen'"),
+        ('{"seen": ["cat"],\n "unseen": ["dog"],,}', r"split.json:2: invalid JSON"),
+    ],
+)
+def test_split_file_mistakes_are_one_line(tmp_path, content, expected):
+    (tmp_path / "split.json").write_text(content)
+    with pytest.raises(DataError, match=expected):
+        SyntheticKG(split=str(tmp_path / "split.json")).load()
