@@ -61,7 +61,16 @@ _COMPONENT_MODULES = {
         "kgzsl.semantics.gnn",
         "kgzsl.semantics.rgcn",
     ],
-    "methods": ["kgzsl.methods.eszsl", "kgzsl.methods.cvae", "kgzsl.methods.weights", "kgzsl.methods.kg_gnn"],
+    "methods": [
+        "kgzsl.methods.eszsl",
+        "kgzsl.methods.cvae",
+        "kgzsl.methods.weights",
+        "kgzsl.methods.kg_gnn",
+        "kgzsl.methods.devise",
+        "kgzsl.methods.ale",
+        "kgzsl.methods.sje",
+        "kgzsl.methods.sae",
+    ],
     "classifiers": ["kgzsl.classifier"],
 }
 
