@@ -75,11 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list registered components")
     p.add_argument("family", nargs="?", help="datasets, knowledge, semantics, methods or classifiers")
 
+    from kgzsl import tables
     from kgzsl.data import cli as data_cli
     from kgzsl.knowledge import cli as kg_cli
 
     kg_cli.add_parser(sub, _Parser)
     data_cli.add_parser(sub, _Parser)
+    tables.add_parser(sub, _Parser)
     return parser
 
 
@@ -167,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
             from kgzsl.data import cli as data_cli
 
             return data_cli.run(args)
+        if args.command == "table":
+            from kgzsl import tables
+
+            return tables.run(args)
         parser.print_help()
         return 0
     except KGZSLError as e:
