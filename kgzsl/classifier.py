@@ -14,7 +14,8 @@ other class, so that their output plugs straight into :mod:`kgzsl.evaluation` an
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -40,12 +41,17 @@ def train_cross_entropy(
     beta1: float = 0.5,
     context: RunContext | None = None,
     desc: str = "classifier",
+    on_epoch: Callable[[int], Any] | None = None,
 ) -> nn.Module:
     """Train ``module`` (features → logits) with cross-entropy and Adam, in shuffled mini-batches.
 
     The data stays whole on its device; every epoch draws one ``torch.randperm`` from the
     global generator and slices it, so training repeats exactly after ``torch.manual_seed``.
     The bar over epochs follows ``context``'s (or the active run's) progress setting.
+
+    ``on_epoch(epoch)`` (1-based), if given, is called after every epoch with the module in
+    eval mode and gradients off (e.g. to score validation images and keep the best epoch); it
+    must draw no random numbers, so that training is the same with or without it.
 
     Shapes:
         features: ``[N, D]``.
@@ -55,7 +61,7 @@ def train_cross_entropy(
     # beta1 = 0.5 is the setting of the GAN-based ZSL papers whose classifier this is.
     optimizer = torch.optim.Adam(module.parameters(), lr=lr, betas=(beta1, 0.999), weight_decay=weight_decay)
     module.train()
-    for _ in current_context(context).bar(range(epochs), desc=desc, unit="epoch"):
+    for epoch in current_context(context).bar(range(epochs), desc=desc, unit="epoch"):
         order = torch.randperm(n, device=features.device)
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
@@ -63,6 +69,11 @@ def train_cross_entropy(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+        if on_epoch is not None:
+            module.eval()
+            with torch.no_grad():
+                on_epoch(epoch + 1)
+            module.train()
     module.eval()
     return module
 
@@ -98,6 +109,7 @@ class LinearClassifierBase(Component):
         classes: torch.Tensor,
         num_classes: int | None = None,
         context: RunContext | None = None,
+        on_epoch: Callable[[int, LinearClassifierBase], Any] | None = None,
     ) -> LinearClassifierBase:
         """Train on ``features`` with global ``labels``, scoring only ``classes``.
 
@@ -108,6 +120,9 @@ class LinearClassifierBase(Component):
             num_classes: size ``C`` of the global class space (``task.num_classes``); defaults
                 to ``max(classes) + 1``.
             context: the run's seed, device and progress setting (``None``: the active run's, if any).
+            on_epoch: called as ``on_epoch(epoch, self)`` after every epoch (1-based), when
+                :meth:`decision_function` already scores with the weights of that epoch (the
+                generative methods' epoch selection on validation, :mod:`kgzsl.methods.generative`).
 
         Returns:
             ``self``.
@@ -130,8 +145,11 @@ class LinearClassifierBase(Component):
         targets = local[labels.clamp(0, num_classes - 1)]
         if not bool((in_range & (targets >= 0)).all()):
             raise ValueError("classifier: every label must be one of `classes`")
+        self.classes_ = classes
+        self.num_classes_ = num_classes
         with seeded(ctx.seed_for(self.seed), device):
             module = self._build(features.shape[1], classes.numel(), device)
+            self.module_ = module  # decision_function works inside on_epoch
             self.module_ = train_cross_entropy(
                 module,
                 features,
@@ -143,9 +161,8 @@ class LinearClassifierBase(Component):
                 self.beta1,
                 context=ctx,
                 desc=f"classifier ({self.registry_name})",
+                on_epoch=None if on_epoch is None else lambda epoch: on_epoch(epoch, self),
             )
-        self.classes_ = classes
-        self.num_classes_ = num_classes
         return self
 
     @torch.no_grad()

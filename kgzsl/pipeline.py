@@ -223,14 +223,14 @@ def _encode(cfg: dict[str, Any], inputs: _Inputs, view: Any, ctx: RunContext) ->
     return result, state
 
 
-def _task(inputs: _Inputs, idx: np.ndarray, semantics: Any, seen: Any, unseen: Any) -> Any:
+def _task(inputs: _Inputs, idx: np.ndarray, semantics: Any, seen: Any, unseen: Any, val_idx: Any = None) -> Any:
     import torch
 
     from kgzsl.methods.base import ZSLTask
 
     dev = inputs.features.device
     as_t = lambda a: torch.as_tensor(np.asarray(a), device=dev)  # noqa: E731
-    return ZSLTask(
+    task = ZSLTask(
         inputs.features[idx],
         inputs.labels[idx],
         semantics,
@@ -238,7 +238,11 @@ def _task(inputs: _Inputs, idx: np.ndarray, semantics: Any, seen: Any, unseen: A
         as_t(unseen),
         inputs.kg,
         list(inputs.dataset.class_ids),
+        synthetic_features=bool(getattr(inputs.dataset, "synthetic", False)),
     )
+    if val_idx is not None:  # the validation stage: images a method may choose its own settings on
+        task.val_features, task.val_labels = inputs.features[val_idx], inputs.labels[val_idx]
+    return task
 
 
 def _validate(cfg: dict[str, Any], inputs: _Inputs, ctx: RunContext) -> Selection:
@@ -262,16 +266,20 @@ def _validate(cfg: dict[str, Any], inputs: _Inputs, ctx: RunContext) -> Selectio
         view = copy.copy(dataset)
         view.seen, view.splits = train_classes, {**dataset.splits, "trainval": fit_idx}
         semantics = torch.as_tensor(_encode(cfg, inputs, view, ctx)[0].matrix, device=inputs.features.device)
-    task = _task(inputs, fit_idx, semantics, train_classes, val_classes)
-    evaluator = Evaluator(dataset.num_classes, train_classes, val_classes)
     v_seen, v_unseen = val_seen_idx, dataset.splits["val"]
+    task = _task(inputs, fit_idx, semantics, train_classes, val_classes, np.concatenate([v_seen, v_unseen]))
+    task.select_by = cfg["eval"]["select_by"]
+    evaluator = Evaluator(dataset.num_classes, train_classes, val_classes)
     y_seen, y_unseen = dataset.labels[v_seen], dataset.labels[v_unseen]
 
     def evaluate(point: dict[str, Any]) -> PointScore:
         method = fit_method(apply_point(cfg, point), task, ctx)
         s_seen, s_unseen = _scores(method, inputs.features[v_seen]), _scores(method, inputs.features[v_unseen])
         gamma = evaluator.calibrate(s_seen, y_seen, s_unseen, y_unseen)
-        return PointScore(point, evaluator.evaluate(s_seen, y_seen, s_unseen, y_unseen, gamma=gamma), gamma)
+        metrics = evaluator.evaluate(s_seen, y_seen, s_unseen, y_unseen, gamma=gamma)
+        # what the method chose itself on the validation images (a generative method's
+        # classifier epochs) is applied unchanged to the trainval fit
+        return PointScore(point, metrics, gamma, dict(getattr(method, "selected_", None) or {}))
 
     return select_best(grid_points(cfg["select"]), evaluate, by=cfg["eval"]["select_by"], context=ctx)
 
@@ -375,7 +383,7 @@ def run_experiment(
                     with stage(f"validate {name} (train → val classes)", "val"):
                         selection = _validate(cfg, inputs, ctx)
                 gamma = selection.chosen.gamma if cfg["eval"]["calibrate"] else None
-                final = apply_point(cfg, selection.chosen.point)
+                final = apply_point(cfg, {**selection.chosen.point, **selection.chosen.selected})
                 with stage(f"fit {name} on trainval", "train"):
                     task = _task(inputs, ds.splits["trainval"], inputs.semantics, ds.seen, ds.unseen)
                     method = fit_method(final, task, ctx)
@@ -406,6 +414,7 @@ def _write_run(
     if selection.chosen.metrics:
         metrics.update({f"val/{k}": v for k, v in selection.chosen.metrics.items()})
     metrics.update(report.metrics)
+    metrics.update(getattr(method, "metrics_", None) or {})  # e.g. gen/two_sample_acc
     metrics.update(selection.metrics())
     metrics.update(stage.timings)
     metrics["time/total_s"] = time.perf_counter() - stage.start
@@ -413,7 +422,7 @@ def _write_run(
     title, kind = _title(stem, ds, cfg, seed)
     row = {"method": cfg["method"]["name"], "semantics": cfg["semantics"]["name"], **metrics}
     table = format_table([row], f"Results on {ds.name}{kind} (seed {seed}, test splits)")
-    if selection.is_search:
+    if selection.table():
         table += "\n\n" + selection.table()
     atomic_write_text(tmp / "config.yaml", dump_config(cfg))
     names = class_names(inputs.kg, list(ds.class_ids))
@@ -436,8 +445,8 @@ def _write_meta(
     ds = inputs.dataset
     files = list(ds.source_files) + inputs.kg_files + ([Path(config_file)] if config_file else [])
     chosen = "γ" if gamma is not None else ""
-    if selection.is_search:
-        chosen = ", ".join([*selection.chosen.point, *([chosen] if chosen else [])])
+    if selection.is_search or selection.chosen.selected:
+        chosen = ", ".join([*selection.chosen.point, *selection.chosen.selected, *([chosen] if chosen else [])])
     extra = {
         "experiment": stem,
         "seed": ctx.seed,
@@ -447,7 +456,7 @@ def _write_meta(
         "semantics_cache": inputs.cache_state,
         "model_selection": f"{chosen} chosen on the validation split" if chosen else "none",
         "select_by": cfg["eval"]["select_by"] if selection.is_search else None,
-        "selected": selection.chosen.point,
+        "selected": {**selection.chosen.point, **selection.chosen.selected},
         "warnings": warnings,
     }
     write_json(tmp / "meta.json", collect_meta(files, ctx.torch_device, extra))

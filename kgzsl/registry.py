@@ -70,6 +70,8 @@ _COMPONENT_MODULES = {
         "kgzsl.methods.ale",
         "kgzsl.methods.sje",
         "kgzsl.methods.sae",
+        "kgzsl.methods.f_clswgan",
+        "kgzsl.methods.ontozsl_gan",
     ],
     "classifiers": ["kgzsl.classifier"],
 }

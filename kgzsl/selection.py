@@ -203,6 +203,9 @@ class PointScore:
     point: dict[str, Any]
     metrics: dict[str, float]
     gamma: float | None = None
+    #: values the method chose itself along its validation fit (``method.selected_``, e.g. a
+    #: generative method's ``{"classifier.epochs": 17}``), applied with ``point`` to the trainval fit
+    selected: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -230,14 +233,15 @@ class Selection:
 
     def metrics(self) -> dict[str, Any]:
         """Flat keys for ``metrics.json``: ``select/<key>`` (the chosen value), ``select/score``
-        and ``select/grid/<point>/<metric>`` for each point (``val`` figures)."""
+        and ``select/grid/<point>/<metric>`` for each point (``val`` figures); ``select/<key>``
+        of the values the chosen point's fit chose itself (``selected``) as well."""
+        number = lambda v: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v  # noqa: E731
+        chosen_by_fit = {f"select/{k}": number(v) for k, v in self.chosen.selected.items()}
         if not self.is_search:
-            return {}
+            return chosen_by_fit
         key = SELECT_BY[self.by]
-        out: dict[str, Any] = {
-            f"select/{k}": float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
-            for k, v in self.chosen.point.items()
-        }
+        out: dict[str, Any] = {f"select/{k}": number(v) for k, v in self.chosen.point.items()}
+        out.update(chosen_by_fit)
         out["select/score"] = float(self.chosen.metrics[key])
         for s in self.scores:
             label = point_label(s.point)
@@ -247,9 +251,14 @@ class Selection:
         return out
 
     def table(self) -> str:
-        """A markdown table of the grid's validation figures (percent), the chosen row marked."""
+        """A markdown table of the grid's validation figures (percent), the chosen row marked,
+        and a line with the values the chosen fit chose itself on validation (``selected``)."""
+        own = ""
+        if self.chosen.selected:
+            values = ", ".join(f"{k} = {v}" for k, v in self.chosen.selected.items())
+            own = f"Chosen along one training run on the validation split (by {self.by}): {values}"
         if not self.is_search:
-            return ""
+            return own
         keys = list(self.chosen.point)
         cols = [("ZSL T1", "zsl/top1"), ("H", "gzsl/h"), ("H (CS)", "gzsl_cs/h")]
         lines = [
@@ -263,6 +272,8 @@ class Selection:
             cells += [f"{100 * s.metrics[m]:.2f}" if m in s.metrics else "–" for _, m in cols]
             cells.append("chosen" if i == self.best else "")
             lines.append("| " + " | ".join(cells) + " |")
+        if own:
+            lines += ["", own]
         return "\n".join(lines)
 
 

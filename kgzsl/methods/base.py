@@ -114,6 +114,16 @@ class ZSLTask:
     #: graph end to end (``None`` / empty when the run has no knowledge source)
     knowledge: KnowledgeGraph | None = None
     class_ids: list[str] = field(default_factory=list)
+    #: validation images a method may score while it trains (the pipeline's validation stage
+    #: only; ``None`` in the trainval fit): ``[M, D]`` held-out images of ``seen`` classes and
+    #: the images of the ``unseen`` (validation) classes, with their ``[M]`` global labels.
+    #: Generative methods choose their classifier's epochs on them (``selected_``)
+    val_features: torch.Tensor | None = None
+    val_labels: torch.Tensor | None = None
+    #: the validation criterion (``eval.select_by``): ``gzsl_h``, ``gzsl_cs_h`` or ``zsl_top1``
+    select_by: str = "gzsl_h"
+    #: whether the features are synthetic (plots made during ``fit`` say so in their titles)
+    synthetic_features: bool = False
 
     @property
     def num_classes(self) -> int:

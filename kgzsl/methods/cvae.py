@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
-from kgzsl.classifier import SoftmaxClassifier
 from kgzsl.context import RunContext
-from kgzsl.methods.base import ZSLMethod, ZSLTask, fit_context, seeded
+from kgzsl.methods.base import ZSLTask
+from kgzsl.methods.generative import GenerativeMethod
 from kgzsl.registry import METHODS
 
 __all__ = ["CVAE"]
@@ -48,7 +46,7 @@ class _Decoder(nn.Module):
 
 
 @METHODS.register("cvae")
-class CVAE(ZSLMethod):
+class CVAE(GenerativeMethod):
     """CVAE: conditional-VAE feature generation (Mishra et al., CVPR Workshops 2018).
 
     From "A Generative Model for Zero Shot Learning Using Conditional Variational Autoencoders".
@@ -69,6 +67,10 @@ class CVAE(ZSLMethod):
     linearly from 0 to 1 over the first ``kl_warmup`` epochs (KL annealing, Bowman et al.,
     CoNLL 2016), so that the decoder learns to use ``z`` before the prior pulls it in.
 
+    Everything after the generator (the shared classifier on real seen + ``n_synthetic``
+    synthetic unseen features, its epochs chosen on validation, the fidelity score, the
+    training log) is :class:`~kgzsl.methods.generative.GenerativeMethod`'s.
+
     Args:
         latent_dim: dimension of ``z``.
         hidden: width of the encoder's and the decoder's hidden layer.
@@ -78,22 +80,22 @@ class CVAE(ZSLMethod):
         n_synthetic: synthetic features per unseen class for the classifier.
         kl_weight: weight of the KL term after warm-up (1 is the ELBO).
         kl_warmup: epochs over which the KL weight rises linearly from 0; 0 turns warm-up off.
+        fidelity: measure the two-sample score (and plot the t-SNE inside a run).
         seed: seed of the CVAE's initialisation, batches and sampling; ``None``: the run's. The
             classifier gets a seed derived from it (its own ``seed`` wins).
         device: where to train and score; ``None``: the run's.
 
     Attributes:
         encoder_, decoder_: the trained networks (in the scaled feature space).
-        scale_, min_: the min-max transform ``x ↦ x · scale_ + min_``, from the training features.
-        classifier_: the fitted shared classifier.
+        scale_, min_, semantics_, classifier_, train_log_, selected_, metrics_: see
+            :class:`~kgzsl.methods.generative.GenerativeMethod`.
 
     Shapes:
         fit: a :class:`ZSLTask` with ``features [N, D]``, ``semantics [C, d]``.
-        synthesize: ``[K, d]`` semantics → ``[K · n, D]`` scaled features, class by class.
+        generate: ``[K, d]`` semantics → ``[K · n, D]`` scaled features, class by class.
+        synthesize: ``[K]`` global class indices → ``[K · n, D]``.
         decision_function: ``[N, D]`` → ``[N, C]``, ``-inf`` outside ``task.candidates``.
     """
-
-    uses_classifier = True
 
     def __init__(
         self,
@@ -105,6 +107,7 @@ class CVAE(ZSLMethod):
         n_synthetic: int = 200,
         kl_weight: float = 1.0,
         kl_warmup: int = 10,
+        fidelity: bool = True,
         seed: int | None = None,
         device: str | None = None,
     ) -> None:
@@ -116,22 +119,13 @@ class CVAE(ZSLMethod):
         self.n_synthetic = n_synthetic
         self.kl_weight = kl_weight
         self.kl_warmup = kl_warmup
+        self.fidelity = fidelity
         self.seed = seed
         self.device = device
 
-    def transform(self, features: torch.Tensor) -> torch.Tensor:
-        """Min-max scale ``features`` with the training statistics (not clipped: test features
-        outside the training range stay outside ``[0, 1]``)."""
-        return features.to(self.scale_.device, torch.float32) * self.scale_ + self.min_
-
-    def _fit_scaler(self, features: torch.Tensor) -> None:
-        lo, hi = features.amin(0), features.amax(0)
-        # Constant features get scale 1 rather than a division by zero.
-        span = torch.where(hi - lo > 1e-12, hi - lo, torch.ones_like(hi))
-        self.scale_ = 1.0 / span
-        self.min_ = -lo * self.scale_
-
-    def _train_cvae(self, x: torch.Tensor, a: torch.Tensor, context: RunContext) -> None:
+    def fit_generator(self, task: ZSLTask, context: RunContext) -> None:
+        """Train the CVAE on the (min-max scaled) seen-class features of ``task``."""
+        x, a = task.features, task.semantics[task.labels]
         n, device = x.shape[0], x.device
         self.encoder_ = _Encoder(x.shape[1], a.shape[1], self.hidden, self.latent_dim, device)
         self.decoder_ = _Decoder(x.shape[1], a.shape[1], self.hidden, self.latent_dim, device)
@@ -142,8 +136,10 @@ class CVAE(ZSLMethod):
         self.encoder_.train()
         self.decoder_.train()
         step = 0
-        for _ in context.bar(range(self.epochs), desc="cvae", unit="epoch"):
+        bar = self._epochs(context, self.epochs, "cvae")
+        for epoch in bar:
             order = torch.randperm(n, device=device)
+            totals = torch.zeros(2, device=device)
             for start in range(0, n, self.batch_size):
                 idx = order[start : start + self.batch_size]
                 xb, ab = x[idx], a[idx]
@@ -156,68 +152,24 @@ class CVAE(ZSLMethod):
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                totals += torch.stack([recon.detach(), kl.detach()]) * len(idx)
                 step += 1
+            recon_mean, kl_mean = (totals / n).tolist()
+            self._log(bar, "generator", epoch + 1, recon=recon_mean, kl=kl_mean)
         self.encoder_.eval()
         self.decoder_.eval()
 
     @torch.no_grad()
-    def synthesize(self, semantics: torch.Tensor, n: int) -> torch.Tensor:
-        """Sample ``n`` features per class by decoding ``z ~ N(0, I)`` with the class's semantics.
-
-        Draws from torch's global generator, so repeats after ``torch.manual_seed``.
+    def generate(
+        self, semantics: torch.Tensor, n_per_class: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Decode ``z ~ N(0, I)`` with each row of ``semantics``, ``n_per_class`` times.
 
         Shapes:
-            semantics: ``[K, d]``, one row per class.
-            returns: ``[K · n, D]`` features in the min-max scaled space; rows
-            ``k · n … (k + 1) · n − 1`` belong to class ``k``.
+            semantics: ``[K, d]``.
+            returns: ``[K · n, D]`` features in the min-max scaled space, class by class.
         """
         device = self.scale_.device
-        a = semantics.to(device, torch.float32).repeat_interleave(n, dim=0)
-        z = torch.randn(a.shape[0], self.latent_dim, device=device)
+        a = semantics.to(device, torch.float32).repeat_interleave(n_per_class, dim=0)
+        z = torch.randn(a.shape[0], self.latent_dim, device=device, generator=generator)
         return self.decoder_(z, a)
-
-    def fit(self, task: ZSLTask, classifier: Any = None, context: RunContext | None = None) -> CVAE:
-        """Train the CVAE on the seen classes, then the classifier on real + synthetic features.
-
-        Args:
-            task: the training task; everything runs on ``device``, else the run's device
-                (outside a run: the task's).
-            classifier: a shared classifier from :data:`kgzsl.registry.CLASSIFIERS`, trained
-                here over ``task.candidates``; a default ``SoftmaxClassifier()`` when ``None``.
-            context: the run's seed, device and progress setting (``None``: the active run's).
-
-        Returns:
-            ``self``.
-        """
-        ctx, device = fit_context(context, self.device, task.device)
-        seed = ctx.seed_for(self.seed)
-        features = task.features.to(device, torch.float32)
-        labels = task.labels.to(device)
-        semantics = task.semantics.to(device, torch.float32)
-        unseen = task.unseen.to(device)
-        with seeded(seed, device):
-            self._fit_scaler(features)
-            x = self.transform(features)
-            self._train_cvae(x, semantics[labels], ctx)
-            synthetic = self.synthesize(semantics[unseen], self.n_synthetic)
-        synthetic_labels = unseen.repeat_interleave(self.n_synthetic)
-        self.classifier_ = SoftmaxClassifier() if classifier is None else classifier
-        # the classifier trains on this method's device unless its own device says otherwise
-        self.classifier_.fit(
-            torch.cat([x, synthetic]),
-            torch.cat([labels, synthetic_labels]),
-            task.candidates.to(device),
-            task.num_classes,
-            context=ctx.with_(seed=seed, device=str(device)).child("classifier"),
-        )
-        return self
-
-    @torch.no_grad()
-    def decision_function(self, features: torch.Tensor) -> torch.Tensor:
-        """The classifier's scores on min-max scaled ``features``.
-
-        Shapes:
-            features: ``[N, D]``.
-            returns: ``[N, C]``, ``-inf`` outside ``task.candidates``.
-        """
-        return self.classifier_.decision_function(self.transform(features))

@@ -9,6 +9,7 @@ from kgzsl.classifier import SoftmaxClassifier
 from kgzsl.context import RunContext
 from kgzsl.methods.base import ZSLTask
 from kgzsl.methods.cvae import CVAE
+from kgzsl.methods.generative import GenerativeMethod
 from kgzsl.registry import CLASSIFIERS, METHODS
 from kgzsl.testing import toy_dataset, toy_task
 
@@ -33,14 +34,14 @@ def test_synthesize_shape_and_range():
     task = toy_task()
     torch.manual_seed(0)
     method = CVAE(**FAST).fit(task, classifier=SoftmaxClassifier(epochs=1))
-    synthetic = method.synthesize(task.semantics[task.unseen], 5)
+    synthetic = method.synthesize(task.unseen, 5)  # global class indices
     assert synthetic.shape == (3 * 5, task.features.shape[1])
     assert torch.isfinite(synthetic).all()
     assert ((synthetic >= 0) & (synthetic <= 1)).all()  # decoder output lives in the min-max scaled space
     torch.manual_seed(1)
-    a = method.synthesize(task.semantics[task.unseen], 5)
+    a = method.synthesize(task.unseen, 5)
     torch.manual_seed(1)
-    assert torch.equal(a, method.synthesize(task.semantics[task.unseen], 5))
+    assert torch.equal(a, method.generate(task.semantics[task.unseen], 5))
 
 
 def test_classifier_gets_real_seen_and_n_synthetic_per_unseen_class():
@@ -120,14 +121,14 @@ def test_save_load_gives_identical_scores(tmp_path: Path):
     assert isinstance(loaded.classifier_, SoftmaxClassifier)
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        a = loaded.synthesize(toy_task().semantics[:2], 3)
+        a = loaded.synthesize([0, 1], 3)
         torch.manual_seed(0)
-        assert torch.equal(a, method.synthesize(toy_task().semantics[:2], 3))
+        assert torch.equal(a, method.synthesize([0, 1], 3))
 
 
 def test_registered_with_classifier():
     assert METHODS.get("cvae") is CVAE
-    assert CVAE.uses_classifier is True
+    assert CVAE.uses_classifier is True and issubclass(CVAE, GenerativeMethod)
     assert set(FAST) <= set(METHODS.defaults("cvae"))
 
 
@@ -146,7 +147,7 @@ def test_runs_on_the_context_device(tmp_path: Path):
     on_cpu = loaded.decision_function(_test_features())
     assert on_cpu.device.type == "cpu"
     torch.testing.assert_close(on_cpu, scores.cpu(), rtol=1e-4, atol=1e-4)
-    assert method.synthesize(task.semantics[task.unseen], 2).device.type == "cuda"
+    assert method.synthesize(task.unseen, 2).device.type == "cuda"
 
 
 def test_no_progress_silences_every_bar_inner_ones_too(capsys):
@@ -155,3 +156,9 @@ def test_no_progress_silences_every_bar_inner_ones_too(capsys):
     CVAE(**FAST).fit(toy_task(), classifier=SoftmaxClassifier(epochs=2), context=_ctx().with_(progress=True))
     err = capsys.readouterr().err
     assert "cvae" in err and "classifier (softmax)" in err
+
+
+def test_training_log_has_the_losses_of_every_epoch():
+    method = CVAE(**FAST).fit(toy_task(), classifier=SoftmaxClassifier(epochs=2), context=_ctx())
+    assert [r["epoch"] for r in method.train_log_] == [1, 2, 3]
+    assert all(r["stage"] == "generator" and r["recon"] > 0 and r["kl"] >= 0 for r in method.train_log_)

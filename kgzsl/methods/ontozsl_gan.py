@@ -1,0 +1,102 @@
+"""OntoZSL's GAN: f-CLSWGAN's generator conditioned on ontology embeddings, with OntoZSL's settings."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from kgzsl.methods.f_clswgan import FCLSWGAN
+from kgzsl.registry import METHODS
+
+__all__ = ["OntoZSLGAN", "ONTOZSL_PRESETS"]
+
+#: the settings of OntoZSL's README commands and ``code/IMGC/config_args.py``
+#: (``genggengcss/OntoZSL``); ``n_synthetic`` is the GZSL number
+ONTOZSL_PRESETS: dict[str, dict[str, Any]] = {
+    "awa2": {"lr": 1e-5, "batch_size": 64, "n_synthetic": 1800},
+    "imagenet": {"lr": 1e-4, "batch_size": 4096, "n_synthetic": 300},
+}
+
+
+@METHODS.register("ontozsl_gan")
+class OntoZSLGAN(FCLSWGAN):
+    """OntoZSL's feature-generating GAN (Geng et al., WWW 2021).
+
+    From "OntoZSL: Ontology-enhanced Zero-shot Learning". The generator is f-CLSWGAN's
+    (:class:`~kgzsl.methods.f_clswgan.FCLSWGAN`: a conditional WGAN-GP with G ``[z; a] → 4096
+    LeakyReLU → D ReLU``, critic ``[x; a] → 4096 LeakyReLU → 1``, 5 critic steps, gradient
+    penalty 10, classification loss 0.01 from a pre-trained seen-class softmax, Adam β₁ 0.5,
+    min-max scaled features), conditioned on the class embeddings of OntoZSL's ontology
+    encoder: use it with ``semantics: {name: ontozsl}``, or ``{name: precomputed}`` with the
+    authors' ``o2v-awa.mat`` (50 × 200). Any other semantics works too. This class only
+    changes the defaults, as the authors' code (``code/IMGC/gan_imgc.py``) sets them: noise of
+    size 100 whatever the semantics' size, 100 epochs, and a pre-trained classifier of 100
+    epochs with batch ``2 × 64``.
+
+    Presets (``preset:``; they fill only the keys left at ``None``):
+
+    ========  =====  ====  =====  ===========================================
+    preset    seed   lr    batch  n_synthetic (GZSL; the authors' ZSL number)
+    ========  =====  ====  =====  ===========================================
+    (none)    –      1e-5  64     1800
+    awa2      9182   1e-5  64     1800 (ZSL 300)
+    imagenet  9416   1e-4  4096   300 (ZSL 300)
+    ========  =====  ====  =====  ===========================================
+
+    The seed is listed for reproduction (``train.seed``). Deviations from the authors' code:
+    ZSL is scored with the shared GZSL classifier restricted to the unseen classes (so the
+    ZSL number 300 is not used), and the classifier's epochs are chosen on validation (the
+    authors keep the best test epoch).
+
+    Args: as :class:`~kgzsl.methods.f_clswgan.FCLSWGAN`; ``pretrain_epochs`` defaults to 100
+    and ``pretrain_batch_size`` to 128.
+    """
+
+    DEFAULTS: ClassVar[dict[str, Any]] = {
+        "epochs": 100,
+        "lr": 1e-5,
+        "batch_size": 64,
+        "n_synthetic": 1800,
+        "noise_dim": 100,
+        "cls_weight": 0.01,
+    }
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = ONTOZSL_PRESETS
+
+    def __init__(
+        self,
+        preset: str | None = None,
+        epochs: int | None = None,
+        lr: float | None = None,
+        batch_size: int | None = None,
+        n_synthetic: int | None = None,
+        noise_dim: int | None = None,
+        cls_weight: float | None = None,
+        hidden: int = 4096,
+        critic_steps: int = 5,
+        gp_weight: float = 10.0,
+        beta1: float = 0.5,
+        pretrain_epochs: int = 100,
+        pretrain_lr: float = 1e-3,
+        pretrain_batch_size: int = 128,
+        fidelity: bool = True,
+        seed: int | None = None,
+        device: str | None = None,
+    ) -> None:
+        super().__init__(
+            preset=preset,
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            n_synthetic=n_synthetic,
+            noise_dim=noise_dim,
+            cls_weight=cls_weight,
+            hidden=hidden,
+            critic_steps=critic_steps,
+            gp_weight=gp_weight,
+            beta1=beta1,
+            pretrain_epochs=pretrain_epochs,
+            pretrain_lr=pretrain_lr,
+            pretrain_batch_size=pretrain_batch_size,
+            fidelity=fidelity,
+            seed=seed,
+            device=device,
+        )

@@ -1,0 +1,229 @@
+"""f-CLSWGAN: the gradient penalty against autograd, networks, presets, training, determinism, save/load."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from kgzsl.classifier import SoftmaxClassifier
+from kgzsl.context import RunContext
+from kgzsl.errors import ConfigError
+from kgzsl.methods.f_clswgan import FCLSWGAN, Critic, Generator, gradient_penalty
+from kgzsl.registry import METHODS
+from kgzsl.testing import CHANCE, CONTRACT_PARAMS, contract_task, margin_for, toy_dataset, toy_task
+
+FAST = CONTRACT_PARAMS["f_clswgan"]
+
+
+def _ctx(seed: int = 0, **kw) -> RunContext:
+    return RunContext(seed=seed, device="cpu", progress=False, **kw)
+
+
+# ------------------------------------------------------------------ the gradient penalty
+
+
+def _reference_penalty(critic, real, fake, semantics, alpha):
+    """The penalty with one autograd call per sample (the textbook definition)."""
+    terms = []
+    for i in range(real.shape[0]):
+        x = (alpha[i] * real[i] + (1 - alpha[i]) * fake[i]).detach().unsqueeze(0).requires_grad_(True)
+        (grad,) = torch.autograd.grad(critic(x, semantics[i : i + 1]).sum(), x, create_graph=True)
+        terms.append((grad.flatten().norm(2) - 1) ** 2)
+    return torch.stack(terms).mean()
+
+
+def test_gradient_penalty_of_a_linear_critic_is_known_in_closed_form():
+    torch.manual_seed(0)
+    critic = Critic(5, 3, hidden=4)
+    linear = torch.nn.Linear(8, 1)
+
+    def lin(x, a):
+        return linear(torch.cat([x, a], dim=1))
+
+    real, fake, a = torch.randn(6, 5), torch.randn(6, 5), torch.randn(6, 3)
+    # the input gradient of w·[x; a] + b is w_x for every sample
+    expected = (linear.weight[0, :5].norm() - 1) ** 2
+    torch.testing.assert_close(gradient_penalty(lin, real, fake, a), expected)
+    assert critic(real, a).shape == (6, 1)
+
+
+def test_gradient_penalty_equals_a_per_sample_autograd_reference_and_its_gradients():
+    torch.manual_seed(1)
+    critic = Critic(7, 3, hidden=16)
+    real, fake, a = torch.rand(9, 7), torch.rand(9, 7), torch.randn(9, 3)
+    alpha = torch.rand(9, 1)
+    ours = gradient_penalty(critic, real, fake, a, alpha)
+    ref = _reference_penalty(critic, real, fake, a, alpha)
+    torch.testing.assert_close(ours, ref)
+    # and it trains the critic the same way (create_graph: gradients w.r.t. the critic's weights)
+    params = list(critic.parameters())[:-1]  # the output bias does not move an input gradient
+    g_ours = torch.autograd.grad(ours, params)
+    g_ref = torch.autograd.grad(ref, params)
+    for x, y in zip(g_ours, g_ref):
+        torch.testing.assert_close(x, y)
+    assert any(x.abs().sum() > 0 for x in g_ours)
+
+
+def test_gradient_penalty_draws_alpha_when_not_given():
+    torch.manual_seed(2)
+    critic = Critic(4, 2, hidden=8)
+    real, fake, a = torch.rand(5, 4), torch.rand(5, 4), torch.randn(5, 2)
+    torch.manual_seed(3)
+    drawn = gradient_penalty(critic, real, fake, a)
+    torch.manual_seed(3)
+    alpha = torch.rand(5, 1)
+    torch.testing.assert_close(drawn, _reference_penalty(critic, real, fake, a, alpha))
+
+
+# ------------------------------------------------------------------ networks and presets
+
+
+def test_networks_follow_the_authors_code():
+    g = Generator(noise_dim=4, n_semantics=3, hidden=16, n_features=10)
+    layers = [type(m).__name__ for m in g.net]
+    assert layers == ["Linear", "LeakyReLU", "Linear", "ReLU"] and g.net[0].in_features == 7
+    assert g.net[1].negative_slope == 0.2
+    out = g(torch.randn(20, 4), torch.randn(20, 3))
+    assert out.shape == (20, 10) and (out >= 0).all()  # a ReLU output, as the authors' MLP_G
+    d = Critic(10, 3, hidden=16)
+    assert [type(m).__name__ for m in d.net] == ["Linear", "LeakyReLU", "Linear"] and d.net[2].out_features == 1
+    # N(0, 0.02) weights, zero biases
+    assert g.net[0].weight.std().item() == pytest.approx(0.02, rel=0.3) and not g.net[0].bias.any()
+
+
+def test_presets_fill_only_the_keys_left_unset():
+    assert FCLSWGAN(preset="awa2").settings() == {
+        "epochs": 30,
+        "lr": 1e-5,
+        "batch_size": 64,
+        "n_synthetic": 1800,
+        "noise_dim": 85,
+        "cls_weight": 0.01,
+    }
+    cub = FCLSWGAN(preset="cub", epochs=3, n_synthetic=5)
+    assert cub.settings()["epochs"] == 3 and cub.synthetic_per_class() == 5
+    assert cub.settings()["lr"] == 1e-4 and cub.settings()["noise_dim"] == 312
+    assert FCLSWGAN(preset="flo").settings()["cls_weight"] == 0.1
+    assert FCLSWGAN(preset="sun").settings()["lr"] == 2e-4
+    plain = FCLSWGAN().settings()
+    assert plain["noise_dim"] is None and plain["epochs"] == 30 and plain["lr"] == 1e-5 and plain["batch_size"] == 64
+
+
+def test_bad_settings_are_one_config_error():
+    with pytest.raises(ConfigError, match=r"method\.preset: expected one of awa2, awa1, cub, flo, sun"):
+        METHODS.build("f_clswgan", where="method", preset="apy")
+    with pytest.raises(ConfigError, match=r"method\.cls_weight"):
+        METHODS.build("f_clswgan", where="method", cls_weight=-1.0)
+    with pytest.raises(ConfigError, match=r"method\.critic_steps"):
+        METHODS.build("f_clswgan", where="method", critic_steps=0)
+    with pytest.raises(ConfigError, match=r"method\.epochs"):
+        METHODS.build("f_clswgan", where="method", epochs=0)
+
+
+# ------------------------------------------------------------------ training
+
+
+def _fit(task=None, seed=0, **params):
+    task = toy_task() if task is None else task
+    method = FCLSWGAN(**{**FAST, **params})
+    return method.fit(task, classifier=SoftmaxClassifier(lr=1e-2), context=_ctx(seed))
+
+
+def test_contract_on_the_toy_task(tmp_path: Path):
+    from kgzsl.testing import check_method
+
+    measured = check_method(lambda: FCLSWGAN(**FAST), tmp_path)
+    assert measured["zsl_top1"] >= CHANCE + margin_for("f_clswgan")
+
+
+def test_beats_chance_in_gzsl_on_the_toy_task():
+    from kgzsl.evaluation import Evaluator
+
+    ds = toy_dataset(attributes="kg")
+    task, test, labels = contract_task()
+    method = FCLSWGAN(**FAST).fit(task, classifier=SoftmaxClassifier(lr=1e-2), context=_ctx())
+    ts, tu = ds.splits["test_seen"], ds.splits["test_unseen"]
+    ts = ts[ds.labels[ts] != 7]  # the contract task's class outside the candidates
+    ev = Evaluator(ds.num_classes, task.seen.numpy(), task.unseen.numpy())
+    scores = lambda idx: method.decision_function(torch.as_tensor(ds.features[idx]))  # noqa: E731
+    m = ev.evaluate(scores(ts), ds.labels[ts], scores(tu), ds.labels[tu])
+    # GZSL chance: 1/10 candidates for both sides
+    assert m["gzsl/unseen"] > 0.2 and m["gzsl/seen"] > 0.2 and m["gzsl/h"] > 0.25  # H 0.35 measured
+
+
+def test_training_log_has_every_loss_each_epoch():
+    method = _fit(epochs=3)
+    rows = [r for r in method.train_log_ if r["stage"] == "generator"]
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert {"loss_d", "wasserstein", "gp", "loss_g_adv", "cls"} <= set(rows[0])
+    assert all(np.isfinite(v) for r in rows for k, v in r.items() if k != "stage")
+
+
+def test_noise_size_defaults_to_the_semantics_size():
+    task = toy_task()
+    assert _fit(task, epochs=1).noise_dim_ == task.semantics.shape[1]
+    assert _fit(task, epochs=1, noise_dim=5).noise_dim_ == 5
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers():
+    task, test = toy_task(), torch.as_tensor(toy_dataset().features[:30])
+    a = _fit(task, seed=0, epochs=2).decision_function(test)
+    b = _fit(task, seed=0, epochs=2).decision_function(test)
+    c = _fit(task, seed=1, epochs=2).decision_function(test)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_save_load_round_trip(tmp_path: Path):
+    method = _fit(epochs=2)
+    method.save(tmp_path / "m.pt")
+    loaded = FCLSWGAN.load(tmp_path / "m.pt")
+    test = torch.as_tensor(toy_dataset().features[:30])
+    assert torch.equal(loaded.decision_function(test), method.decision_function(test))
+    assert loaded.get_params() == method.get_params()
+    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    assert torch.equal(loaded.synthesize([8, 9], 3, g1), method.synthesize([8, 9], 3, g2))
+    assert "critic_" not in method.state_dict()  # only what scoring and synthesis need is saved
+
+
+def test_on_a_small_benchmark_like_stand_in():
+    """A small ``synthetic_benchmark``-like task: 2048-d post-ReLU features of 12 classes from their semantics."""
+    from kgzsl.data.dataset import ZSLDataset, standard_splits
+    from kgzsl.data.synthetic import synthesize_features
+    from kgzsl.evaluation import Evaluator
+
+    rng = np.random.default_rng(0)
+    semantics = (rng.random((12, 24)) < 0.3).astype(np.float32)
+    features, labels = synthesize_features(semantics, np.full(12, 40), n_features=2048, hidden=32, seed=1)
+    seen = np.arange(9)
+    ds = ZSLDataset(
+        name="stand-in",
+        features=features,
+        labels=labels,
+        class_ids=[f"c{i}" for i in range(12)],
+        seen=seen,
+        unseen=np.arange(9, 12),
+        splits=standard_splits(labels, seen, seed=2),
+        semantics={"attributes": semantics},
+        synthetic=True,
+    )
+    tv = ds.splits["trainval"]
+    from kgzsl.methods.base import ZSLTask
+
+    task = ZSLTask(
+        torch.as_tensor(ds.features[tv]),
+        torch.as_tensor(ds.labels[tv]),
+        torch.as_tensor(semantics),
+        torch.as_tensor(ds.seen),
+        torch.as_tensor(ds.unseen),
+    )
+    method = FCLSWGAN(**{**FAST, "epochs": 10}).fit(task, classifier=SoftmaxClassifier(lr=1e-3), context=_ctx())
+    ts, tu = ds.splits["test_seen"], ds.splits["test_unseen"]
+    ev = Evaluator(12, ds.seen, ds.unseen)
+    m = ev.evaluate(
+        method.decision_function(torch.as_tensor(ds.features[ts])),
+        ds.labels[ts],
+        method.decision_function(torch.as_tensor(ds.features[tu])),
+        ds.labels[tu],
+    )
+    assert m["zsl/top1"] > 1 / 3 + 0.25 and m["gzsl/h"] > 0.15
