@@ -92,7 +92,7 @@ def test_lambda_must_be_positive():
 
 
 def test_default_grid_spans_both_directions():
-    assert SAE.default_select == {"lam": [0.01, 0.1, 1.0, 10.0, 100.0], "direction": ["f2s", "s2f"]}
+    assert SAE.default_select == {"lam": [0.01, 0.1, 1.0, 10.0, 100.0, 1000.0], "direction": ["f2s", "s2f"]}
     for key, values in SAE.default_select.items():
         for value in values:
             METHODS.check_params("sae", {key: value})
