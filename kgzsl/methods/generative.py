@@ -467,8 +467,8 @@ class GenerativeMethod(ZSLMethod):
         if len(r) + len(f) < 8:
             return
         names = {int(c): task.class_ids[int(c)] for c in classes} if task.class_ids else {}
-        kind = " (a dataset of synthetic features)" if task.synthetic_features else ""
-        title = f"{self.registry_name}: t-SNE of real (o) and generated (x) features, {len(classes)} seen classes{kind}"
+        kind = " — synthetic features" if task.synthetic_features else ""
+        title = f"{self.registry_name}: real (o) and generated (x) features\nt-SNE of {len(classes)} seen classes{kind}"
         plot_tsne(ctx.workdir / "tsne.png", r, ry, f, fy, title=title, seed=seed, names=names)
 
     @torch.no_grad()
