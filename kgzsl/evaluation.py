@@ -50,6 +50,7 @@ from .errors import DataError
 __all__ = [
     "Evaluator",
     "EvaluationReport",
+    "StreamedHitAtK",
     "ausuc",
     "gzsl_accuracy",
     "harmonic_mean",
@@ -57,6 +58,8 @@ __all__ = [
     "per_class_accuracy",
     "seen_unseen_curve",
     "select_gamma",
+    "streamed_hit_at_k",
+    "evaluate_streamed",
     "topk_hits",
     "zsl_accuracy",
 ]
@@ -641,15 +644,22 @@ def select_gamma(
 
 
 def hit_at_k(
-    scores: Any, labels: Any, candidates: Any = None, ks: Iterable[int] = (1, 2, 5, 10, 20)
+    scores: Any,
+    labels: Any,
+    candidates: Any = None,
+    ks: Iterable[int] = (1, 2, 5, 10, 20),
+    average: str = "micro",
 ) -> dict[int, float]:
-    """Flat Hit@k micro-averaged over images (ImageNet ZSL protocol).
+    """Flat Hit@k micro-averaged over images (ImageNet ZSL protocol), or macro over classes.
 
     This is the protocol of Frome et al. (NeurIPS 2013) and Wang et al.
     (CVPR 2018): the fraction of images whose true class is among the ``k``
     highest-scoring candidates, averaged over *images* (not classes), with
     ties split as in :func:`topk_hits`. A ``k`` of at least the number of
-    candidates gives 1.0.
+    candidates gives 1.0. ``average="macro"`` averages each class's images
+    first and then the classes (the ImageNet evaluation of the K-ZSL code,
+    Geng et al., J. Web Semantics 2023). :class:`StreamedHitAtK` computes both
+    in chunks, without the ``[N, C]`` matrix.
 
     Args:
         scores: ``[N, C]`` scores, higher is better.
@@ -657,6 +667,7 @@ def hit_at_k(
         candidates: Global class indices that compete (default: all classes),
             e.g. the 2-hop, 3-hop or all unseen ImageNet classes.
         ks: The cut-offs to report.
+        average: ``"micro"`` (over images) or ``"macro"`` (over the classes that have images).
 
     Returns:
         A dictionary mapping each ``k`` to its Hit@k in ``[0, 1]``.
@@ -664,6 +675,8 @@ def hit_at_k(
     Raises:
         ValueError: On invalid inputs, an empty ``ks`` or no images.
     """
+    if average not in ("micro", "macro"):
+        raise DataError(f"average must be 'micro' or 'macro', got {average!r}")
     ks = list(ks)
     if not ks:
         raise DataError("ks must contain at least one cut-off, got an empty list")
@@ -674,6 +687,8 @@ def hit_at_k(
     y = _check_labels(labels, arr.shape[0], arr.shape[1])
     cols = np.arange(arr.shape[1]) if candidates is None else _check_classes(candidates, arr.shape[1], "candidates")
     _check_subset(y, cols, "labels", "candidate classes")
+    if average == "macro":
+        return {k: _per_class_mean(_expected_hits(arr, y, cols, k), y)[0] for k in ks}
     return {k: float(_expected_hits(arr, y, cols, k).mean()) for k in ks}
 
 
@@ -886,3 +901,219 @@ class Evaluator:
         }
         curve = seen_unseen_curve(ss, ls, su, lu, s, u)
         return EvaluationReport(metrics=metrics, per_class=per_class, curve=curve, seen=s, unseen=u)
+
+
+# ---------------------------------------------------------------------------
+# Streamed Hit@k (ImageNet-21K at full scale)
+# ---------------------------------------------------------------------------
+
+
+class StreamedHitAtK:
+    """Hit@k over millions of images, one chunk of scores at a time, micro and macro.
+
+    The ImageNet-21K protocol (Wang et al., CVPR 2018; Kampffmeyer et al., DGP, CVPR 2019)
+    ranks every test image among up to 21,842 classes; the score matrix of all images would
+    not fit in memory. :meth:`update` takes the ``[B, C]`` scores of one chunk (a PyTorch
+    tensor on any device, or an array), counts for each image how many candidates score
+    strictly higher (``g``) and how many others tie with its true class (``t``), turns them
+    into the tie-split hit ``clip((k - g) / (t + 1), 0, 1)`` of :func:`topk_hits` for every
+    ``k``, and adds them to per-class sums on the chunk's device. Nothing larger than one
+    chunk's scores (and two ``[B, C]`` boolean masks) is ever held, and the result equals
+    :func:`hit_at_k` on the whole matrix (the same per-image values, summed in another order).
+
+    A top-``k`` selection (``torch.topk``) would not do: the tie split needs the number of
+    candidates tied with the true class, which may reach past the ``k``-th place; the two
+    comparisons count it exactly at the cost of one pass over the chunk's scores.
+
+    Two averagings, both in the metric keys: ``<name>/hit@k_micro`` averages over images
+    (GCNZ / DGP), ``<name>/hit@k_macro`` over the classes that have images (the K-ZSL code's
+    ImageNet evaluation, Geng et al., J. Web Semantics 2023).
+
+    Args:
+        num_classes: score columns ``C`` (global class indices).
+        candidates: candidate sets by metric prefix, e.g. ``{"zsl": unseen, "gzsl": seen ∪ unseen}``
+            (the generalized "+1K" variant); every label must be in every set.
+        ks: the cut-offs.
+    """
+
+    def __init__(self, num_classes: int, candidates: dict[str, Any], ks: Iterable[int] = (1, 2, 5, 10, 20)) -> None:
+        self.num_classes = _check_k(num_classes, "num_classes")
+        self.ks = [_check_k(k, "each k in ks") for k in ks]
+        if not self.ks:
+            raise DataError("ks must contain at least one cut-off, got an empty list")
+        if not candidates:
+            raise DataError("candidates must name at least one candidate set")
+        self.candidates = {
+            name: _check_classes(c, self.num_classes, f"candidates {name!r}") for name, c in candidates.items()
+        }
+        self.n = 0
+        self._sums: dict[str, Any] = {}  # name -> [C, len(ks)] float64 per-class hit sums
+        self._counts: Any = None  # [C] images per class
+        self._device: Any = None
+        self._cols: dict[str, Any] = {}
+
+    def _columns(self, name: str, device: Any) -> Any:
+        """A slice where the set is a contiguous range (no copy), else an index tensor."""
+        import torch
+
+        cols = np.sort(self.candidates[name])
+        if cols[-1] - cols[0] + 1 == cols.size:
+            return slice(int(cols[0]), int(cols[-1]) + 1)
+        return torch.as_tensor(cols, device=device)
+
+    def _start(self, device: Any) -> None:
+        import torch
+
+        self._device = device
+        self._counts = torch.zeros(self.num_classes, dtype=torch.int64, device=device)
+        for name in self.candidates:
+            self._sums[name] = torch.zeros(self.num_classes, len(self.ks), dtype=torch.float64, device=device)
+            self._cols[name] = self._columns(name, device)
+            member = torch.zeros(self.num_classes, dtype=torch.bool, device=device)
+            member[torch.as_tensor(self.candidates[name], device=device)] = True
+            self._cols[name, "member"] = member
+
+    def update(self, scores: Any, labels: Any) -> None:
+        """Add one chunk: ``scores`` ``[B, C]`` (higher is better, ``-inf`` allowed), ``labels`` ``[B]``."""
+        import torch
+
+        s = torch.as_tensor(scores)
+        if s.ndim != 2 or s.shape[1] != self.num_classes:
+            raise DataError(f"scores must be [B, {self.num_classes}], got shape {tuple(s.shape)}")
+        if not s.dtype.is_floating_point:
+            s = s.double()
+        if self._device is None:
+            self._start(s.device)
+        elif s.device != self._device:
+            raise DataError(f"scores are on {s.device} but earlier chunks were on {self._device}")
+        y = torch.as_tensor(labels, device=s.device).long()
+        if y.ndim != 1 or y.shape[0] != s.shape[0]:
+            raise DataError(f"labels must be [B] with B = {s.shape[0]}, got shape {tuple(y.shape)}")
+        if y.numel() == 0:
+            return
+        if (y < 0).any() or (y >= self.num_classes).any():
+            bad = y[(y < 0) | (y >= self.num_classes)][0].item()
+            raise DataError(f"labels contain class {bad}, outside [0, {self.num_classes})")
+        if torch.isnan(s).any() or torch.isposinf(s).any():
+            raise DataError(f"scores of images {self.n}..{self.n + len(y) - 1} contain NaN or +inf")
+        for name in self.candidates:
+            inside = self._cols[name, "member"][y]
+            if not inside.all():
+                raise DataError(f"labels contain class {y[~inside][0].item()}, outside the candidates {name!r}")
+        true = s.gather(1, y[:, None])
+        greater, equal = s > true, s == true
+        ks = torch.tensor(self.ks, dtype=torch.float64, device=s.device)
+        for name in self.candidates:
+            cols = self._cols[name]
+            g = greater[:, cols].sum(1, dtype=torch.int64).double()
+            t = equal[:, cols].sum(1, dtype=torch.int64).double() - 1.0  # minus the true class itself
+            hits = ((ks[None, :] - g[:, None]) / (t[:, None] + 1.0)).clamp(0.0, 1.0)
+            self._sums[name].index_add_(0, y, hits)
+        self._counts += torch.bincount(y, minlength=self.num_classes)
+        self.n += len(y)
+
+    def result(self) -> dict[str, float]:
+        """``<name>/hit@k_micro`` and ``<name>/hit@k_macro`` for every candidate set and ``k``."""
+        if self.n == 0:
+            raise DataError("cannot compute Hit@k: no image was scored (N = 0)")
+        counts = self._counts.cpu().numpy()
+        present = counts > 0
+        out: dict[str, float] = {}
+        for name, sums in self._sums.items():
+            per_class = sums.cpu().numpy()
+            for j, k in enumerate(self.ks):
+                out[f"{name}/hit@{k}_micro"] = float(per_class[:, j].sum() / self.n)
+                out[f"{name}/hit@{k}_macro"] = float((per_class[present, j] / counts[present]).mean())
+        return out
+
+    def per_class(self, name: str, k: int = 1) -> dict[int, float]:
+        """Hit@``k`` of each class that has images, among the candidates ``name``."""
+        counts = self._counts.cpu().numpy()
+        col = self._sums[name][:, self.ks.index(k)].cpu().numpy()
+        return {int(c): float(col[c] / counts[c]) for c in np.flatnonzero(counts)}
+
+
+def _scorer(scorer: Any, device: Any) -> Any:
+    """A callable ``features -> scores``: ``scorer`` itself, or ``x @ W.T`` for a ``[C, D]`` weight matrix."""
+    import torch
+
+    if callable(scorer):
+        return scorer
+    weights = torch.as_tensor(np.asarray(scorer) if not hasattr(scorer, "detach") else scorer, device=device)
+    weights = weights.float().T.contiguous() if weights.dtype != torch.float64 else weights.T.contiguous()
+    return lambda x: x.to(weights.dtype) @ weights
+
+
+def streamed_hit_at_k(
+    chunks: Iterable[tuple[Any, Any]],
+    scorer: Any,
+    num_classes: int,
+    candidates: dict[str, Any],
+    ks: Iterable[int] = (1, 2, 5, 10, 20),
+    device: Any = None,
+) -> StreamedHitAtK:
+    """Score ``(features, labels)`` chunks against every class and accumulate Hit@k.
+
+    Args:
+        chunks: an iterable (e.g. a generator reading class files) of ``[B, D]`` features and
+            ``[B]`` global labels; only one chunk is alive at a time.
+        scorer: a method's ``decision_function`` (or any callable ``[B, D] -> [B, C]`` tensor),
+            or the ``[C, D]`` class weights (scores ``x @ W.T``).
+        num_classes: ``C``.
+        candidates: candidate sets by metric prefix (see :class:`StreamedHitAtK`).
+        ks: the cut-offs.
+        device: where features go before scoring (default: the CPU, or the weights' device).
+
+    Returns:
+        The filled :class:`StreamedHitAtK`; ``.result()`` gives the metrics.
+    """
+    import torch
+
+    if device is None and hasattr(scorer, "device"):
+        device = scorer.device
+    device = torch.device(device or "cpu")
+    score = _scorer(scorer, device)
+    acc = StreamedHitAtK(num_classes, candidates, ks)
+    with torch.no_grad():
+        for features, labels in chunks:
+            x = torch.as_tensor(np.asarray(features) if not hasattr(features, "detach") else features)
+            acc.update(score(x.to(device=device, dtype=torch.float32)), torch.as_tensor(np.asarray(labels)))
+    return acc
+
+
+def evaluate_streamed(
+    method: Any,
+    dataset: Any,
+    hit_k: Iterable[int] = (1, 2, 5, 10, 20),
+    chunk_images: int = 4096,
+    device: Any = None,
+) -> dict[str, float]:
+    """Hit@k of a fitted method on every test-unseen image of a streaming dataset.
+
+    ``dataset`` offers ``iter_test(split, chunk_images)`` and ``classes()`` (as
+    :class:`kgzsl.data.kzsl_imagenet.KZSLImageNet` does): the test images are read class
+    file by class file and scored by ``method.decision_function`` chunk by chunk, so the
+    ImageNet-21K test sets (2-hops, 3-hops, all) are scored in full in bounded memory.
+
+    Args:
+        method: a fitted method (its ``decision_function`` scores all classes).
+        dataset: the dataset component (not its loaded :class:`~kgzsl.data.dataset.ZSLDataset`).
+        hit_k: the cut-offs.
+        chunk_images: images per chunk (memory ~ ``chunk_images × C`` scores).
+        device: where the features go before scoring: the method's device (default: the CPU).
+
+    Returns:
+        ``zsl/hit@k_{micro,macro}`` (the test classes compete) and ``gzsl/hit@k_{micro,macro}``
+        (the generalized "+1K" variant: the seen classes compete too), plus ``zsl/n_images``.
+    """
+    class_ids, seen, unseen = dataset.classes()
+    candidates = {"zsl": np.asarray(unseen), "gzsl": np.concatenate([np.asarray(seen), np.asarray(unseen)])}
+    acc = streamed_hit_at_k(
+        dataset.iter_test("test_unseen", chunk_images=chunk_images),
+        method.decision_function,
+        len(class_ids),
+        candidates,
+        ks=hit_k,
+        device=device,
+    )
+    return {**acc.result(), "zsl/n_images": float(acc.n)}
