@@ -19,6 +19,7 @@ layout OntoZSL's ``DATA_LOADER.read_imagenet`` reads (``Res101_Features/<folder>
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -109,11 +110,19 @@ class KZSLImageNet(Component):
     seen classes, seeded. Features are read into one preallocated ``[N, D]`` float32 array, one
     class file at a time, so the peak memory is the features plus one class.
 
+    The ImageNet-21K test sets (millions of images) need not be held: :meth:`iter_test` reads
+    a test split class file by class file and yields ``(features, labels)`` chunks, which
+    :func:`kgzsl.evaluation.evaluate_streamed` scores against every class in bounded memory.
+    It reads every image of a class whatever ``max_test_images_per_class`` (which only caps
+    what :meth:`load` holds), so a full-scale run loads a few test images per class and
+    scores all of them streamed.
+
     Args:
         benchmark: ``ImNet_A`` or ``ImNet_O`` (picks the default seen / unseen lists), or
             ``ImageNet21K``: the GCNZ / DGP protocol, the 1,000 ILSVRC 2012 classes seen and
             ``test_set`` unseen, taken from ``split.mat`` (lists are then ignored). Its test sets
-            hold millions of images: cap them with ``max_test_images_per_class``.
+            hold millions of images: score them all with :meth:`iter_test` (and cap what
+            :meth:`load` holds with ``max_test_images_per_class``).
         root: folder holding ``ILSVRC2012_train/``, ``ILSVRC2012_val/`` and ``ILSVRC2011/``;
             default ``$KGZSL_SHARED_DATA/imagenet/Res101_Features``.
         split_file: ``split.mat``; default ``$KGZSL_SHARED_DATA/imagenet/split.mat``.
@@ -173,7 +182,8 @@ class KZSLImageNet(Component):
             params, positive=["max_test_images_per_class"], non_negative=["val_seed"], open_unit=["val_class_fraction"]
         )
 
-    def load(self) -> ZSLDataset:
+    def _layout(self) -> tuple[list[str], list[str], dict[str, int], list[Path], Path]:
+        """``(seen wnids, unseen wnids, wnid → split.mat position, [split, seen, unseen files], feature root)``."""
         self.check_config(self.get_params())
         split_path = self._path(self.split_file, "imagenet", "split.mat")
         seen_path = self._path(self.seen_file, "kzsl", "splits", self.benchmark, "seen.txt")
@@ -212,31 +222,111 @@ class KZSLImageNet(Component):
             raise MissingFeaturesError(
                 f"{root}: no such folder (the per-class ImageNet features of K-ZSL / OntoZSL are a separate download)"
             )
+        return seen_ids, unseen_ids, index, [split_path, seen_path, unseen_path], root
+
+    def _plan(
+        self, splits: tuple[str, ...] = tuple(FEATURE_FOLDERS), cap: int | None | str = "param"
+    ) -> tuple[list[str], list[str], list[tuple[str, int, Path, tuple[int, int]]], list[Path]]:
+        """``(seen wnids, unseen wnids, [(split, label, class file, (rows, D))], list files)``; headers only.
+
+        ``cap``: images kept per test class, ``"param"`` for ``max_test_images_per_class``."""
+        seen_ids, unseen_ids, index, lists, root = self._layout()
         class_ids = seen_ids + unseen_ids
+        position = {w: i for i, w in enumerate(class_ids)}
         plan = []  # (split, class index, file, rows to keep)
         for split_name, classes in (("trainval", seen_ids), ("test_seen", seen_ids), ("test_unseen", unseen_ids)):
-            cap = None if split_name == "trainval" else self.max_test_images_per_class
+            if split_name not in splits:
+                continue
+            keep = self.max_test_images_per_class if cap == "param" else cap
+            keep = None if split_name == "trainval" else keep
             for wnid in classes:
                 file = root / FEATURE_FOLDERS[split_name] / f"{index[wnid] + 1}.mat"
-                plan.append((split_name, class_ids.index(wnid), file, self._rows(file, wnid, cap)))
+                plan.append((split_name, position[wnid], file, self._rows(file, wnid, keep)))
+        return seen_ids, unseen_ids, plan, lists
+
+    def classes(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """``(class ids, seen, unseen)`` as :meth:`load` orders them, from the split files alone."""
+        seen_ids, unseen_ids, *_ = self._layout()
+        n = len(seen_ids)
+        return seen_ids + unseen_ids, np.arange(n), np.arange(n, n + len(unseen_ids))
+
+    def _read_block(self, file: Path, rows: int, dim: int) -> np.ndarray:
+        """The first ``rows`` images of one class file (mapped where uncompressed), checked."""
+        block = np.asarray(read_mat(file, [self.feature_key], mmap=True)[self.feature_key])
+        if block.ndim != 2 or block.shape[0] < rows or block.shape[1] != dim:
+            raise DataError(f"{file}: field {self.feature_key!r} has shape {block.shape}, not its header's")
+        check_finite(block[:rows], f"{file}: field {self.feature_key!r}", what="image features")
+        return block[:rows]
+
+    def iter_test(
+        self,
+        split: Literal["test_unseen", "test_seen"] = "test_unseen",
+        chunk_images: int = 4096,
+        max_images_per_class: int | None = None,
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield the images of a test split as ``(float32 [B, D] features, int64 [B] labels)`` chunks.
+
+        Reads one class file at a time, every image of it (``max_images_per_class`` caps
+        each class; the dataset's ``max_test_images_per_class`` does not apply), so the memory
+        held is one chunk plus one class file, whatever the split's size: the ImageNet-21K
+        2-hops, 3-hops and all test sets are iterated in full. Chunks hold
+        ``chunk_images`` images (the last one fewer) and may span classes; labels are the
+        global class indices of :meth:`load` / :meth:`classes`. File headers are all checked
+        (existence, field, shape) before the first chunk is yielded.
+        """
+        if split not in ("test_unseen", "test_seen"):
+            raise DataError(f"kzsl_imagenet: iter_test split must be 'test_unseen' or 'test_seen', got {split!r}")
+        if isinstance(chunk_images, bool) or not isinstance(chunk_images, int) or chunk_images < 1:
+            raise DataError(f"kzsl_imagenet: chunk_images must be a positive integer, got {chunk_images!r}")
+        if max_images_per_class is not None and (
+            isinstance(max_images_per_class, bool)
+            or not isinstance(max_images_per_class, int)
+            or max_images_per_class < 1
+        ):
+            raise DataError(
+                f"kzsl_imagenet: max_images_per_class must be a positive integer, got {max_images_per_class!r}"
+            )
+        *_, plan, _ = self._plan((split,), cap=max_images_per_class)
+        dim = self._one_dim(plan)
+        buf = np.empty((chunk_images, dim), dtype=np.float32)
+        lab = np.empty(chunk_images, dtype=np.int64)
+        fill = 0
+        for _, label, file, (rows, _) in plan:
+            block = self._read_block(file, rows, dim)
+            start = 0
+            while start < rows:
+                take = min(rows - start, chunk_images - fill)
+                buf[fill : fill + take] = block[start : start + take]
+                lab[fill : fill + take] = label
+                fill, start = fill + take, start + take
+                if fill == chunk_images:
+                    yield buf.copy(), lab.copy()
+                    fill = 0
+        if fill:
+            yield buf[:fill].copy(), lab[:fill].copy()
+
+    def _one_dim(self, plan: list[tuple[str, int, Path, tuple[int, int]]]) -> int:
         dims = {d for *_, (_, d) in plan}
-        if len(dims) != 1:
+        if len(dims) > 1:
             first = next(f for _, _, f, (_, d) in plan if d != plan[0][3][1])
             raise DataError(
                 f"{first}: field {self.feature_key!r} has {dims} columns across the class files; expected one D"
             )
+        return dims.pop() if dims else 0
+
+    def load(self) -> ZSLDataset:
+        seen_ids, unseen_ids, plan, lists = self._plan()
+        split_path, seen_path, unseen_path = lists
+        class_ids = seen_ids + unseen_ids
+        dim = self._one_dim(plan)
         n = sum(rows for *_, (rows, _) in plan)
-        features = np.empty((n, dims.pop()), dtype=np.float32)
+        features = np.empty((n, dim), dtype=np.float32)
         labels = np.empty(n, dtype=np.int64)
         splits: dict[str, list[np.ndarray]] = {k: [] for k in FEATURE_FOLDERS}
         start = 0
         for split_name, label, file, (rows, _) in plan:
             # mapped where the file is uncompressed: the class goes straight into its rows, no copy between
-            block = np.asarray(read_mat(file, [self.feature_key], mmap=True)[self.feature_key])
-            if block.ndim != 2 or block.shape[0] < rows or block.shape[1] != features.shape[1]:
-                raise DataError(f"{file}: field {self.feature_key!r} has shape {block.shape}, not its header's")
-            check_finite(block[:rows], f"{file}: field {self.feature_key!r}", what="image features")
-            features[start : start + rows] = block[:rows]
+            features[start : start + rows] = self._read_block(file, rows, dim)
             labels[start : start + rows] = label
             splits[split_name].append(np.arange(start, start + rows))
             start += rows

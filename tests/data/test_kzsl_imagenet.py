@@ -236,3 +236,70 @@ def test_imagenet21k_protocol_on_files_of_the_real_schema(shared_data: Path, tmp
     # the bigger test sets need files for their classes: a clear error names the first missing one
     with pytest.raises(DataError, match=r"no such file \(features of class"):
         KZSLImageNet(benchmark="ImageNet21K", test_set="3-hops", root=str(tmp_path)).load()
+
+
+# ---------------------------------------------------------------- streamed test images
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 4, 100])
+def test_iter_test_yields_every_test_image_in_chunks(tiny, chunk):
+    ds = load(tiny)
+    params = {"root": tiny / "features", "split_file": tiny / "split.mat"}
+    params |= {"seen_file": tiny / "seen.txt", "unseen_file": tiny / "unseen.txt"}
+    source = KZSLImageNet(**{k: str(v) for k, v in params.items()})
+    for split in ("test_unseen", "test_seen"):
+        parts = list(source.iter_test(split, chunk_images=chunk))
+        assert all(len(x) == chunk for x, _ in parts[:-1]) and 0 < len(parts[-1][0]) <= chunk
+        x = np.concatenate([p[0] for p in parts])
+        y = np.concatenate([p[1] for p in parts])
+        # the same rows and labels, in the same order, as the loaded dataset's split
+        np.testing.assert_array_equal(x, ds.features[ds.splits[split]])
+        np.testing.assert_array_equal(y, ds.labels[ds.splits[split]])
+        assert x.dtype == np.float32 and y.dtype == np.int64
+    assert source.classes()[0] == ds.class_ids
+    # the dataset's cap limits what load() holds, not the stream; the stream has its own
+    lean = KZSLImageNet(**{k: str(v) for k, v in params.items()}, max_test_images_per_class=1)
+    assert len(lean.load().splits["test_unseen"]) == 2
+    assert sum(len(y) for _, y in lean.iter_test()) == 4
+    capped = list(lean.iter_test(max_images_per_class=2))
+    assert np.bincount(np.concatenate([y for _, y in capped])).tolist() == [0, 0, 2, 1]
+    with pytest.raises(DataError, match="chunk_images must be a positive integer"):
+        next(source.iter_test(chunk_images=0))
+    with pytest.raises(DataError, match="iter_test split"):
+        next(source.iter_test("trainval"))
+
+
+def test_streamed_hit_at_k_over_class_files_of_the_real_schema(shared_data: Path, tmp_path: Path):
+    """ImageNet-21K 2-hops on per-class files (3 images each): streamed Hit@k = Hit@k of the loaded matrix."""
+    import scipy.io
+    import torch
+
+    from kgzsl.evaluation import evaluate_streamed, hit_at_k
+
+    split = read_imagenet_split(shared_data / "imagenet" / "split.mat")
+    rng = np.random.default_rng(0)
+    for folder, classes in (("ILSVRC2012_train", split.seen[:2]), ("ILSVRC2011", split.hops2)):
+        (tmp_path / folder).mkdir()
+        for i in classes:
+            scipy.io.savemat(str(tmp_path / folder / f"{i + 1}.mat"), {"features": rng.random((3, 4))})
+    source = KZSLImageNet(benchmark="ImageNet21K", root=str(tmp_path))
+    class_ids, seen, unseen = source.classes()
+    assert (len(class_ids), len(seen), len(unseen)) == (2509, 1000, 1509)
+    w = torch.as_tensor(rng.normal(size=(len(class_ids), 4)), dtype=torch.float32)
+
+    class Method:  # a linear scorer over every class, as a fitted method's decision_function
+        def decision_function(self, x):
+            assert len(x) <= 500  # one chunk at a time
+            return x @ w.T
+
+    got = evaluate_streamed(Method(), source, hit_k=(1, 5), chunk_images=500)
+    assert got["zsl/n_images"] == 3 * 1509
+    x = np.concatenate([b for b, _ in source.iter_test(chunk_images=10_000)])
+    y = np.concatenate([lab for _, lab in source.iter_test(chunk_images=10_000)])
+    scores = (torch.as_tensor(x) @ w.T).numpy()
+    for name, cand in (("zsl", unseen), ("gzsl", np.arange(len(class_ids)))):
+        for average in ("micro", "macro"):
+            want = hit_at_k(scores, y, cand, ks=(1, 5), average=average)
+            np.testing.assert_allclose(
+                [got[f"{name}/hit@{k}_{average}"] for k in (1, 5)], list(want.values()), rtol=1e-12
+            )
