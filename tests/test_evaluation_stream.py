@@ -108,3 +108,32 @@ def test_streamed_rejects_bad_input():
         acc.result()
     with pytest.raises(DataError, match="average"):
         hit_at_k(np.zeros((1, 2)), [0], average="weighted")
+
+
+def test_iter_chunks_of_a_mapped_npy(tmp_path):
+    from kgzsl.data.arrays import iter_chunks
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(23, 5))  # float64 on disk: each chunk is cast to float32
+    y = rng.integers(0, 6, size=23)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    parts = list(iter_chunks(tmp_path / "x.npy", tmp_path / "y.npy", chunk_images=10))
+    assert [len(p[0]) for p in parts] == [10, 10, 3]
+    np.testing.assert_array_equal(np.concatenate([p[0] for p in parts]), x.astype(np.float32))
+    np.testing.assert_array_equal(np.concatenate([p[1] for p in parts]), y)
+    rows = np.array([3, 4, 5, 20, 1])  # a split, runs and jumps
+    ((px, py),) = list(iter_chunks(x, y, chunk_images=8, rows=rows))
+    np.testing.assert_array_equal(px, x[rows].astype(np.float32))
+    np.testing.assert_array_equal(py, y[rows])
+    # streamed Hit@k straight off the file equals the whole matrix's
+    w = rng.normal(size=(6, 5)).astype(np.float32)
+    got = streamed_hit_at_k(iter_chunks(tmp_path / "x.npy", y, 4), w, 6, {"all": np.arange(6)}, ks=(1, 2)).result()
+    want = hit_at_k(x.astype(np.float32) @ w.T, y, ks=(1, 2))
+    np.testing.assert_allclose([got["all/hit@1_micro"], got["all/hit@2_micro"]], [want[1], want[2]], rtol=1e-12)
+    x[7, 2] = np.nan
+    np.save(tmp_path / "bad.npy", x)
+    with pytest.raises(DataError, match="bad.npy: rows 0..9"):
+        list(iter_chunks(tmp_path / "bad.npy", y, 10))
+    with pytest.raises(DataError, match="labels of shape"):
+        next(iter_chunks(x, y[:5]))

@@ -16,6 +16,7 @@ reaching the file. A copy is made when the stored dtype is not float32 (it is ca
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from kgzsl.data.dataset import (
 from kgzsl.errors import DataError
 from kgzsl.registry import DATASETS, Component
 
-__all__ = ["ArrayDataset", "load_array"]
+__all__ = ["ArrayDataset", "load_array", "iter_chunks"]
 
 _ARRAY_SUFFIXES = (".npy", ".npz", ".pt", ".pth")
 
@@ -347,3 +348,57 @@ def _read_label_ids(path: Path) -> list[str]:
             raise DataError(f"{path}: expected a JSON list of class ids, one per image")
         return [str(x) for x in data]
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def iter_chunks(
+    features: str | Path | np.ndarray,
+    labels: Any,
+    chunk_images: int = 4096,
+    rows: Any = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(float32 [B, D] features, int64 [B] labels)`` chunks of a (memory-mapped) array.
+
+    For scoring your own test features in bounded memory
+    (:func:`kgzsl.evaluation.streamed_hit_at_k`): a ``.npy`` path is mapped read-only and only
+    one chunk at a time is read (and cast to float32); an array (e.g. already mapped) is sliced
+    the same way.
+
+    Args:
+        features: a ``.npy`` file or an ``[N, D]`` array.
+        labels: ``[N]`` global class indices (an array, or a ``.npy`` path, mapped too).
+        chunk_images: images per chunk (the last one fewer).
+        rows: optional image indices (e.g. a test split) to take, in this order.
+
+    Raises:
+        DataError: an unreadable file, a non-2-D array, labels of another length, a chunk size
+            that is not a positive integer, or a chunk with NaN or infinite features.
+    """
+    if isinstance(chunk_images, bool) or not isinstance(chunk_images, int) or chunk_images < 1:
+        raise DataError(f"chunk_images must be a positive integer, got {chunk_images!r}")
+    where = str(features) if isinstance(features, (str, Path)) else "features"
+    if isinstance(features, (str, Path)):
+        path = Path(features).expanduser()
+        check_readable(path, "array file")
+        try:
+            features = np.load(path, mmap_mode="r", allow_pickle=False)
+        except Exception as e:  # a damaged header, an .npz, an object array
+            raise DataError(f"{path}: not a readable .npy array ({_one_line(e)})") from None
+    if isinstance(labels, (str, Path)):
+        labels = load_array(labels, mmap=True)
+    labels = np.asarray(labels)
+    if features.ndim != 2:
+        raise DataError(f"{where}: expected an [N, D] array, got shape {features.shape}")
+    if labels.shape != (features.shape[0],):
+        raise DataError(f"{where}: {features.shape[0]} images but labels of shape {labels.shape}")
+    order = np.arange(features.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
+    for start in range(0, len(order), chunk_images):
+        idx = order[start : start + chunk_images]
+        # contiguous runs read as slices (a mapped file reads only those pages)
+        sel = (
+            slice(int(idx[0]), int(idx[-1]) + 1)
+            if idx[-1] - idx[0] + 1 == len(idx) and (np.diff(idx) == 1).all()
+            else idx
+        )
+        x = np.asarray(features[sel], dtype=np.float32)
+        check_finite(x, f"{where}: rows {int(idx[0])}..{int(idx[-1])}", what="image features")
+        yield x, np.asarray(labels[sel], dtype=np.int64)
