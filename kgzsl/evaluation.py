@@ -918,12 +918,14 @@ class StreamedHitAtK:
     strictly higher (``g``) and how many others tie with its true class (``t``), turns them
     into the tie-split hit ``clip((k - g) / (t + 1), 0, 1)`` of :func:`topk_hits` for every
     ``k``, and adds them to per-class sums on the chunk's device. Nothing larger than one
-    chunk's scores (and two ``[B, C]`` boolean masks) is ever held, and the result equals
+    chunk's scores is ever held, and the result equals
     :func:`hit_at_k` on the whole matrix (the same per-image values, summed in another order).
 
-    A top-``k`` selection (``torch.topk``) would not do: the tie split needs the number of
-    candidates tied with the true class, which may reach past the ``k``-th place; the two
-    comparisons count it exactly at the cost of one pass over the chunk's scores.
+    Only the top ``max(ks)`` scores of each image are kept (``torch.topk``, one pass over the
+    chunk: the candidate sets are cut into disjoint groups of columns, each group's top-k taken
+    once and merged per set). They give ``g`` and ``t`` exactly except where the true score
+    equals the last kept score, as its ties may reach past it; those (rare) rows are counted
+    over all candidates.
 
     Two averagings, both in the metric keys: ``<name>/hit@k_micro`` averages over images
     (GCNZ / DGP), ``<name>/hit@k_macro`` over the classes that have images (the K-ZSL code's
@@ -952,11 +954,12 @@ class StreamedHitAtK:
         self._device: Any = None
         self._cols: dict[str, Any] = {}
 
-    def _columns(self, name: str, device: Any) -> Any:
-        """A slice where the set is a contiguous range (no copy), else an index tensor."""
+    @staticmethod
+    def _columns(cols: np.ndarray, device: Any) -> Any:
+        """A slice where the columns are a contiguous range (a view, no copy), else an index tensor."""
         import torch
 
-        cols = np.sort(self.candidates[name])
+        cols = np.sort(cols)
         if cols[-1] - cols[0] + 1 == cols.size:
             return slice(int(cols[0]), int(cols[-1]) + 1)
         return torch.as_tensor(cols, device=device)
@@ -966,12 +969,21 @@ class StreamedHitAtK:
 
         self._device = device
         self._counts = torch.zeros(self.num_classes, dtype=torch.int64, device=device)
-        for name in self.candidates:
+        signature = np.zeros(self.num_classes, dtype=np.int64)  # bit j: column in candidate set j
+        for j, name in enumerate(self.candidates):
             self._sums[name] = torch.zeros(self.num_classes, len(self.ks), dtype=torch.float64, device=device)
-            self._cols[name] = self._columns(name, device)
+            self._cols[name] = self._columns(self.candidates[name], device)
             member = torch.zeros(self.num_classes, dtype=torch.bool, device=device)
             member[torch.as_tensor(self.candidates[name], device=device)] = True
             self._cols[name, "member"] = member
+            signature[self.candidates[name]] |= 1 << j
+        # the candidate sets cut the columns into disjoint atoms (e.g. unseen: in both sets; seen:
+        # in the "+1K" set only): one top-k per atom, merged per set, covers every set in one pass
+        self._atoms = []
+        for value in np.unique(signature[signature > 0]):
+            cols = np.flatnonzero(signature == value)
+            sets = [name for j, name in enumerate(self.candidates) if value >> j & 1]
+            self._atoms.append((self._columns(cols, device), cols.size, sets))
 
     def update(self, scores: Any, labels: Any) -> None:
         """Add one chunk: ``scores`` ``[B, C]`` (higher is better, ``-inf`` allowed), ``labels`` ``[B]``."""
@@ -994,19 +1006,39 @@ class StreamedHitAtK:
         if (y < 0).any() or (y >= self.num_classes).any():
             bad = y[(y < 0) | (y >= self.num_classes)][0].item()
             raise DataError(f"labels contain class {bad}, outside [0, {self.num_classes})")
-        if torch.isnan(s).any() or torch.isposinf(s).any():
+        top = s.amax()  # NaN and +inf propagate: one cheap pass
+        if torch.isnan(top) or torch.isposinf(top):
             raise DataError(f"scores of images {self.n}..{self.n + len(y) - 1} contain NaN or +inf")
         for name in self.candidates:
             inside = self._cols[name, "member"][y]
             if not inside.all():
                 raise DataError(f"labels contain class {y[~inside][0].item()}, outside the candidates {name!r}")
         true = s.gather(1, y[:, None])
-        greater, equal = s > true, s == true
+        kmax = max(self.ks)
         ks = torch.tensor(self.ks, dtype=torch.float64, device=s.device)
-        for name in self.candidates:
-            cols = self._cols[name]
-            g = greater[:, cols].sum(1, dtype=torch.int64).double()
-            t = equal[:, cols].sum(1, dtype=torch.int64).double() - 1.0  # minus the true class itself
+        tops: dict[str, list[Any]] = {name: [] for name in self.candidates}
+        for cols, size, sets in self._atoms:
+            values = torch.topk(s[:, cols], min(kmax, size), dim=1, sorted=False).values
+            for name in sets:
+                tops[name].append(values)
+        for name, parts in tops.items():
+            size = self.candidates[name].size
+            window = min(kmax, size)
+            v = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+            if v.shape[1] > window:
+                v = torch.topk(v, window, dim=1, sorted=False).values
+            # the top-`window` scores give g and t exactly unless the true score ties the last
+            # of them (its ties may reach past the window): those rows are counted in full. Where
+            # the last is higher, g >= kmax and every hit is 0 whatever t.
+            g = (v > true).sum(1, dtype=torch.int64)
+            t = (v == true).sum(1, dtype=torch.int64) - 1  # minus the true class itself
+            if window < size:
+                unsure = torch.nonzero(v.amin(1) == true[:, 0])[:, 0]
+                if unsure.numel():
+                    full = s[unsure][:, self._cols[name]]
+                    g[unsure] = (full > true[unsure]).sum(1, dtype=torch.int64)
+                    t[unsure] = (full == true[unsure]).sum(1, dtype=torch.int64) - 1
+            g, t = g.double(), t.clamp(min=0).double()  # t = -1: the true class is below the window
             hits = ((ks[None, :] - g[:, None]) / (t[:, None] + 1.0)).clamp(0.0, 1.0)
             self._sums[name].index_add_(0, y, hits)
         self._counts += torch.bincount(y, minlength=self.num_classes)

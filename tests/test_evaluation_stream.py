@@ -137,3 +137,17 @@ def test_iter_chunks_of_a_mapped_npy(tmp_path):
         list(iter_chunks(tmp_path / "bad.npy", y, 10))
     with pytest.raises(DataError, match="labels of shape"):
         next(iter_chunks(x, y[:5]))
+
+
+@pytest.mark.parametrize("ks", [(1,), (1, 2), (3,)])
+def test_ties_reaching_past_the_kept_top_k(ks):
+    # windows of 1-3 scores against tie groups of up to 4 (and whole tied rows): the rows whose
+    # true score ties the last kept score are counted over all candidates, exactly
+    scores, labels, seen, unseen = tied_case(n=96, seed=5)
+    both = np.concatenate([seen, unseen])
+    acc = streamed_hit_at_k(chunks(scores, labels, 10), lambda x: x, 32, {"zsl": unseen, "gzsl": both}, ks)
+    got = acc.result()
+    for name, cand in (("zsl", unseen), ("gzsl", both)):
+        for average in ("micro", "macro"):
+            want = hit_at_k(scores, labels, cand, ks=ks, average=average)
+            assert [got[f"{name}/hit@{k}_{average}"] for k in ks] == [want[k] for k in ks]
