@@ -13,6 +13,7 @@ from kgzsl.registry import SEMANTICS
 from kgzsl.semantics.base import ClassEmbeddings, SemanticEncoder, normalize_rows
 
 if TYPE_CHECKING:
+    from kgzsl.context import RunContext
     from kgzsl.data.dataset import ZSLDataset
     from kgzsl.knowledge.store import KnowledgeGraph
 
@@ -49,7 +50,9 @@ class KGAttributes(SemanticEncoder):
         self.normalize = normalize
         self.namespace = namespace
 
-    def encode(self, kg: KnowledgeGraph | None, dataset: ZSLDataset) -> ClassEmbeddings:
+    def encode(
+        self, kg: KnowledgeGraph | None, dataset: ZSLDataset, context: RunContext | None = None
+    ) -> ClassEmbeddings:
         if kg is None:
             raise ConfigError("semantics 'kg_attributes' needs a knowledge source (config section 'knowledge')")
         iris = align_classes(kg, dataset.class_ids, namespace=self.namespace)
@@ -87,7 +90,9 @@ class DatasetSemantics(SemanticEncoder):
         self.binary = binary
         self.threshold = threshold
 
-    def encode(self, kg: KnowledgeGraph | None, dataset: ZSLDataset) -> ClassEmbeddings:
+    def encode(
+        self, kg: KnowledgeGraph | None, dataset: ZSLDataset, context: RunContext | None = None
+    ) -> ClassEmbeddings:
         if self.key not in dataset.semantics:
             valid = ", ".join(sorted(dataset.semantics)) or "(none)"
             raise ConfigError(f"semantics.key: dataset {dataset.name!r} has no semantics {self.key!r}; valid: {valid}")

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
+import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from kgzsl.registry import Component
 
 if TYPE_CHECKING:
+    from kgzsl.context import RunContext
     from kgzsl.data.dataset import ZSLDataset
     from kgzsl.knowledge.store import KnowledgeGraph
 
-__all__ = ["ClassEmbeddings", "SemanticEncoder", "normalize_rows"]
+__all__ = ["ClassEmbeddings", "SemanticEncoder", "normalize_rows", "quiet_import"]
 
 
 @dataclass
@@ -51,8 +54,26 @@ def normalize_rows(matrix: np.ndarray, how: str) -> np.ndarray:
     raise ValueError(f"unknown normalisation {how!r}; valid: none, l2, zscore")
 
 
+def quiet_import(module: str) -> Any:
+    """Import ``module`` without the library warnings its first import emits.
+
+    ``torch_geometric``'s import calls ``torch.jit.script``, which torch ≥ 2.9 answers with a
+    ``FutureWarning`` (`` `torch.jit.script` is deprecated``) meant for torch_geometric's
+    developers, not for kgzsl's users: that warning (and nothing else) is filtered, and only
+    while importing.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=FutureWarning)
+        return importlib.import_module(module)
+
+
 class SemanticEncoder(Component):
-    """Base class: ``encode(kg, dataset)`` → :class:`ClassEmbeddings` for ``dataset.class_ids``."""
+    """Base class: ``encode(kg, dataset, context)`` → :class:`ClassEmbeddings` for ``dataset.class_ids``.
+
+    ``context`` (:class:`~kgzsl.context.RunContext`; ``None``: the active run's) gives the
+    run's seed, device and progress setting; an encoder's own ``seed`` / ``device`` parameter,
+    when not ``None``, wins over it.
+    """
 
     registry_name = ""
 
@@ -60,5 +81,7 @@ class SemanticEncoder(Component):
     #: writes them to ``metrics.json`` as ``semantics/<key>``
     metrics_: dict[str, float]
 
-    def encode(self, kg: KnowledgeGraph | None, dataset: ZSLDataset) -> ClassEmbeddings:
+    def encode(
+        self, kg: KnowledgeGraph | None, dataset: ZSLDataset, context: RunContext | None = None
+    ) -> ClassEmbeddings:
         raise NotImplementedError

@@ -27,7 +27,8 @@ classes are then truly unseen), and on ``trainval`` for the final model.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -40,6 +41,7 @@ from kgzsl.registry import SEMANTICS
 from kgzsl.semantics.base import ClassEmbeddings, SemanticEncoder, normalize_rows
 
 if TYPE_CHECKING:
+    from kgzsl.context import RunContext
     from kgzsl.data.dataset import ZSLDataset
     from kgzsl.knowledge.store import KnowledgeGraph
 
@@ -117,7 +119,7 @@ def node_inputs(
     node_ids: list[str],
     inputs: Literal["sentence", "word_vectors"] = "sentence",
     word_vectors_path: str | None = None,
-    device: str = "auto",
+    device: Any = "cpu",
 ) -> np.ndarray:
     """Input embedding of each node: the mean embedding of its ``rdfs:label`` names, l2-normalised.
 
@@ -133,7 +135,7 @@ def node_inputs(
     texts = _node_texts(kg, node_ids)
     unique = sorted({t for ts in texts for t in ts})
     if inputs == "sentence":
-        emb = np.asarray(SentenceEmbeddings(device=device)._embedder()(unique), dtype=np.float32)
+        emb = np.asarray(SentenceEmbeddings()._embedder(device)(unique), dtype=np.float32)
     elif inputs == "word_vectors":
         if word_vectors_path is None:
             raise ConfigError("inputs='word_vectors' needs word_vectors_path= a GloVe or word2vec text file")
@@ -151,10 +153,13 @@ def node_inputs(
     return normalize_rows(matrix, "l2")
 
 
-def seen_classifier_weights(dataset: ZSLDataset, epochs: int, device: Any) -> tuple[np.ndarray, float]:
+def seen_classifier_weights(
+    dataset: ZSLDataset, epochs: int, device: Any, seed: int = 0, context: RunContext | None = None
+) -> tuple[np.ndarray, float]:
     """Weight rows of a softmax classifier fitted on the ``trainval`` images of the seen classes.
 
-    The stand-in for the pretrained backbone's ``fc`` weights that GCNZ and DGP regress.
+    The stand-in for the pretrained backbone's ``fc`` weights that GCNZ and DGP regress; trained
+    on ``device`` with ``seed`` (``context``: the progress setting of its bar).
 
     Returns:
         ``([S, D] weights in dataset.seen order, training accuracy)``.
@@ -167,7 +172,8 @@ def seen_classifier_weights(dataset: ZSLDataset, epochs: int, device: Any) -> tu
     y = torch.as_tensor(np.asarray(dataset.labels[idx]), dtype=torch.long, device=device)
     if bool((~torch.isin(y, seen)).any()):
         raise DataError("the trainval split holds images of unseen classes")
-    clf = SoftmaxClassifier(epochs=epochs).fit(x, y, seen, len(dataset.class_ids))
+    clf = SoftmaxClassifier(epochs=epochs, seed=seed, device=str(device))
+    clf.fit(x, y, seen, len(dataset.class_ids), context=context)
     with torch.no_grad():
         acc = float((clf.decision_function(x).argmax(1) == y).float().mean())
     return clf.module_.weight.detach().cpu().numpy(), acc  # rows in `seen` order
@@ -306,51 +312,65 @@ class DenseGraphPropagation(nn.Module):
         return nn.functional.normalize(x, dim=1)
 
 
+@dataclass(repr=False, eq=False)
 class _WeightPredictor(SemanticEncoder):
-    """Shared: graph, inputs, targets, training loop; subclasses build the network."""
+    """Shared by GCNZ and DGP: their settings, graph, inputs, targets and training loop;
+    subclasses build the network.
 
-    relations: list[str]
-    inputs: Literal["sentence", "word_vectors"]
-    word_vectors_path: str | None
-    hidden: list[int]
-    dropout: float
-    epochs: int
-    lr: float
-    weight_decay: float
-    target_epochs: int
-    namespace: str | None
-    seed: int
-    device: str
+    Args: see :class:`GCNZ`. ``relations=None`` is ``rdfs:subClassOf`` and ``hidden=None`` the
+    subclass's ``default_hidden``, resolved when encoding (constructors only store).
+    """
+
+    relations: list[str] | None = None
+    inputs: Literal["sentence", "word_vectors"] = "sentence"
+    word_vectors_path: str | None = None
+    hidden: list[int] | None = None
+    dropout: float = 0.5
+    epochs: int = 300
+    lr: float = 1e-3
+    weight_decay: float = 5e-4
+    target_epochs: int = 30
+    namespace: str | None = None
+    seed: int | None = None
+    device: str | None = None
+
+    #: the hidden sizes used when ``hidden`` is ``None``
+    default_hidden: ClassVar[tuple[int, ...]] = (512,)
 
     #: the embeddings depend on the dataset's features (the targets): the cache keys on them
-    reads_features = True
+    reads_features: ClassVar[bool] = True
 
     def _network(self, graph: ClassGraph, sizes: list[int], device: Any) -> torch.nn.Module:
         raise NotImplementedError
 
-    def encode(self, kg: KnowledgeGraph | None, dataset: ZSLDataset) -> ClassEmbeddings:
-        from kgzsl.utils import resolve_device
+    def encode(
+        self, kg: KnowledgeGraph | None, dataset: ZSLDataset, context: RunContext | None = None
+    ) -> ClassEmbeddings:
+        from kgzsl.context import current_context
 
         name = self.registry_name
+        ctx = current_context(context)
+        hidden = list(self.hidden) if self.hidden is not None else list(self.default_hidden)
+        relations = list(self.relations) if self.relations is not None else [SUBCLASS]
         if kg is None:
             raise ConfigError(f"semantics {name!r} needs a knowledge source (config section 'knowledge')")
-        if self.epochs < 1 or any(h < 1 for h in self.hidden):
+        if self.epochs < 1 or any(h < 1 for h in hidden):
             raise ConfigError(f"semantics {name!r}: epochs and hidden sizes must be at least 1")
-        device = resolve_device(self.device)
-        graph = class_graph(kg, align_classes(kg, list(dataset.class_ids), self.namespace), self.relations)
-        x = node_inputs(kg, graph.node_ids, self.inputs, self.word_vectors_path, str(device))
+        device, seed = ctx.device_for(self.device), ctx.seed_for(self.seed)
+        graph = class_graph(kg, align_classes(kg, list(dataset.class_ids), self.namespace), relations)
+        x = node_inputs(kg, graph.node_ids, self.inputs, self.word_vectors_path, device)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             # seeded in a forked RNG: the caller's random stream is left as it was
-            torch.manual_seed(self.seed)
-            weights, target_acc = seen_classifier_weights(dataset, self.target_epochs, device)
+            torch.manual_seed(seed)
+            weights, target_acc = seen_classifier_weights(dataset, self.target_epochs, device, seed, ctx)
             seen = torch.as_tensor(np.asarray(dataset.seen), dtype=torch.long, device=device)
             target = torch.nn.functional.normalize(torch.as_tensor(weights, device=device), dim=1)
             inputs = torch.as_tensor(x, device=device)
-            model = self._network(graph, [x.shape[1], *self.hidden, weights.shape[1]], device).to(device)
+            model = self._network(graph, [x.shape[1], *hidden, weights.shape[1]], device).to(device)
             optimizer = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
             self.history_: list[float] = []
             model.train()
-            for _ in range(self.epochs):
+            for _ in ctx.bar(range(self.epochs), desc=name, unit="epoch"):
                 out = model(inputs)
                 # GCNZ / DGP: squared error of the unit outputs to the unit targets, per class
                 loss = ((out[seen] - target) ** 2).sum() / (2 * len(seen))
@@ -379,6 +399,7 @@ class _WeightPredictor(SemanticEncoder):
 
 
 @SEMANTICS.register("gcnz")
+@dataclass(repr=False, eq=False)
 class GCNZ(_WeightPredictor):
     """GCNZ: Wang, Ye & Gupta, "Zero-shot Recognition via Semantic Embeddings and Knowledge Graphs", CVPR 2018.
 
@@ -399,56 +420,31 @@ class GCNZ(_WeightPredictor):
     ``gcnz/target_train_accuracy``, ``gcnz/nodes``, ``gcnz/edges``.
 
     Args:
-        relations: the class-graph relations; ``rdfs:subClassOf`` by default.
+        relations: the class-graph relations; ``None``: ``rdfs:subClassOf``.
         inputs: node inputs, ``sentence`` (all-MiniLM-L6-v2) or ``word_vectors``.
         word_vectors_path: the GloVe / word2vec text file for ``inputs="word_vectors"``.
-        hidden: hidden layer sizes.
+        hidden: hidden layer sizes; ``None``: ``[512, 512]``.
         dropout: dropout before every layer.
         epochs: full-graph training steps.
         lr: Adam learning rate.
         weight_decay: Adam's L2 penalty (GCNZ and DGP: 5e-4).
         target_epochs: epochs of the softmax classifier giving the target weights.
         namespace: match the dataset's classes only to entities in this namespace.
-        seed: seeds the target classifier, the initialisation and dropout.
-        device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ...
+        seed: seeds the target classifier, the initialisation and dropout; ``None``: the run's.
+        device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ...; ``None``: the run's.
 
     Shapes:
         encode: ``ClassEmbeddings`` ``[C, D]``, ``D`` the feature dimension.
     """
 
-    def __init__(
-        self,
-        relations: list[str] | None = None,
-        inputs: Literal["sentence", "word_vectors"] = "sentence",
-        word_vectors_path: str | None = None,
-        hidden: list[int] | None = None,
-        dropout: float = 0.5,
-        epochs: int = 300,
-        lr: float = 1e-3,
-        weight_decay: float = 5e-4,
-        target_epochs: int = 30,
-        namespace: str | None = None,
-        seed: int = 0,
-        device: str = "auto",
-    ) -> None:
-        self.relations = relations if relations is not None else [SUBCLASS]
-        self.inputs = inputs
-        self.word_vectors_path = word_vectors_path
-        self.hidden = hidden if hidden is not None else [512, 512]
-        self.dropout = dropout
-        self.epochs = epochs
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.target_epochs = target_epochs
-        self.namespace = namespace
-        self.seed = seed
-        self.device = device
+    default_hidden: ClassVar[tuple[int, ...]] = (512, 512)
 
     def _network(self, graph: ClassGraph, sizes: list[int], device: Any) -> torch.nn.Module:
         return GCN(sizes, gcn_adjacency(graph.edges, graph.num_nodes, device), self.dropout)
 
 
 @SEMANTICS.register("dgp")
+@dataclass(repr=False, eq=False)
 class DGP(_WeightPredictor):
     """DGP: Kampffmeyer et al., "Rethinking Knowledge Graph Propagation for Zero-Shot Learning", CVPR 2019.
 
@@ -470,43 +466,17 @@ class DGP(_WeightPredictor):
 
     Args:
         max_hops: ``K``: hops farther than it share the last weight (DGP: 4).
-        hidden: hidden sizes; one (DGP's 2-layer model, 2048 in the paper) alternates the
-            two phases; more layers keep alternating.
+        hidden: hidden sizes; one (DGP's 2-layer model, 2048 in the paper; ``None``: ``[512]``)
+            alternates the two phases; more layers keep alternating.
         Other arguments: as :class:`GCNZ`.
 
     Shapes:
         encode: ``ClassEmbeddings`` ``[C, D]``, ``D`` the feature dimension.
     """
 
-    def __init__(
-        self,
-        relations: list[str] | None = None,
-        inputs: Literal["sentence", "word_vectors"] = "sentence",
-        word_vectors_path: str | None = None,
-        hidden: list[int] | None = None,
-        max_hops: int = 4,
-        dropout: float = 0.5,
-        epochs: int = 300,
-        lr: float = 1e-3,
-        weight_decay: float = 5e-4,
-        target_epochs: int = 30,
-        namespace: str | None = None,
-        seed: int = 0,
-        device: str = "auto",
-    ) -> None:
-        self.relations = relations if relations is not None else [SUBCLASS]
-        self.inputs = inputs
-        self.word_vectors_path = word_vectors_path
-        self.hidden = hidden if hidden is not None else [512]
-        self.max_hops = max_hops
-        self.dropout = dropout
-        self.epochs = epochs
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.target_epochs = target_epochs
-        self.namespace = namespace
-        self.seed = seed
-        self.device = device
+    max_hops: int = 4
+
+    default_hidden: ClassVar[tuple[int, ...]] = (512,)
 
     def _network(self, graph: ClassGraph, sizes: list[int], device: Any) -> torch.nn.Module:
         if self.max_hops < 1:

@@ -48,6 +48,7 @@ from kgzsl.semantics.text import read_word_vectors, tokenize_words
 if TYPE_CHECKING:
     import torch
 
+    from kgzsl.context import RunContext
     from kgzsl.data.dataset import ZSLDataset
     from kgzsl.knowledge.store import KnowledgeGraph
 
@@ -154,8 +155,8 @@ class OntoZSL(SemanticEncoder):
             the retrieval metrics (0 disables them).
         relations: relations to train on (IRIs, prefixed or local names); all by default.
         namespace: match the dataset's classes only to entities in this namespace.
-        seed: seed of everything random.
-        device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ...
+        seed: seed of everything random; ``None``: the run's.
+        device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ...; ``None``: the run's.
         normalize: ``none`` (the mapped ``tanh`` values, as released), ``l2`` or ``zscore``.
 
     Shapes:
@@ -180,8 +181,8 @@ class OntoZSL(SemanticEncoder):
         holdout_fraction: float = 0.1,
         relations: list[str] | None = None,
         namespace: str | None = None,
-        seed: int = 0,
-        device: str = "auto",
+        seed: int | None = None,
+        device: str | None = None,
         normalize: Literal["none", "l2", "zscore"] = "none",
     ) -> None:
         self.dim = dim
@@ -206,14 +207,13 @@ class OntoZSL(SemanticEncoder):
 
     # --- text side -------------------------------------------------------------------
 
-    def _embed_texts(self, per_node: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+    def _embed_texts(self, per_node: list[list[str]], device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
         """``([N, d] unit vectors, [N] bool has-text)``: each node's texts averaged."""
         unique = sorted({t for ts in per_node for t in ts})
         if self.text_encoder == "sentence":
             from kgzsl.semantics.text import _sentence_model
-            from kgzsl.utils import resolve_device
 
-            model = _sentence_model(self.sentence_model, str(resolve_device(self.device)))
+            model = _sentence_model(self.sentence_model, device)
             emb = np.asarray(
                 model.encode(unique, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False),
                 dtype=np.float32,
@@ -242,12 +242,16 @@ class OntoZSL(SemanticEncoder):
 
     # --- encode --------------------------------------------------------------------
 
-    def encode(self, kg: KnowledgeGraph | None, dataset: ZSLDataset, progress: bool = True) -> ClassEmbeddings:
+    def encode(
+        self, kg: KnowledgeGraph | None, dataset: ZSLDataset, context: RunContext | None = None
+    ) -> ClassEmbeddings:
         import torch
         import torch.nn.functional as F
 
-        from kgzsl.utils import resolve_device
+        from kgzsl.context import current_context
 
+        ctx = current_context(context)
+        seed, dev = ctx.seed_for(self.seed), ctx.device_for(self.device)
         if kg is None:
             raise ConfigError("semantics 'ontozsl' needs a knowledge source (config section 'knowledge')")
         for name in ("dim", "mapping", "batch_size"):
@@ -269,9 +273,9 @@ class OntoZSL(SemanticEncoder):
             epochs=self.kge_epochs,
             lr=self.kge_lr,
             margin=self.kge_margin,
-            seed=self.seed,
-            device=self.device,
-            progress=progress,
+            seed=seed,
+            device=str(dev),
+            context=ctx,
         )
         self.metrics_.update({f"kge/{k}": v for k, v in fit.metrics.items()})
         struct = F.normalize(fit.model.node_emb.weight.detach().cpu(), p=1.0, dim=-1)
@@ -293,7 +297,7 @@ class OntoZSL(SemanticEncoder):
                 stacklevel=2,
             )
         self.metrics_.update({f"ontozsl/texts_from_{k}": float(v) for k, v in found.counts().items()})
-        text_np, has_text = self._embed_texts(per_node)
+        text_np, has_text = self._embed_texts(per_node, str(dev))
         no_text = [iri for iri, row in zip(iris, class_rows.tolist()) if not has_text[row]]
         if no_text:
             raise DataError(f"{len(no_text)} class(es) have no text to embed: {', '.join(no_text[:5])}")
@@ -303,7 +307,7 @@ class OntoZSL(SemanticEncoder):
         self.metrics_["ontozsl/name_fallback_fraction"] = fell_back / max(view.num_nodes, 1)
 
         # held-out entities: non-class entities with a text, whose triples the mapping never sees
-        gen = torch.Generator().manual_seed(self.seed + 2)
+        gen = torch.Generator().manual_seed(seed + 2)
         is_class = torch.zeros(view.num_nodes, dtype=torch.bool)
         is_class[class_rows] = True
         pool = torch.nonzero(torch.from_numpy(has_text) & ~is_class).flatten()
@@ -317,24 +321,21 @@ class OntoZSL(SemanticEncoder):
         if len(train) == 0:
             raise DataError("ontozsl: no triple between entities with texts to train the text-aware mapping on")
 
-        dev = resolve_device(self.device)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed + 3)
+            torch.manual_seed(seed + 3)
             map_s = torch.nn.Linear(self.dim, self.mapping)
             map_t = torch.nn.Linear(text.shape[1], self.mapping)
         map_s, map_t = map_s.to(dev), map_t.to(dev)
         struct, rel_struct, text = struct.to(dev), rel_struct.to(dev), text.to(dev)
         train, candidates = train.to(dev), candidates.to(dev)
         opt = torch.optim.Adam([*map_s.parameters(), *map_t.parameters()], lr=self.lr)
-        batch_gen = torch.Generator(device=dev).manual_seed(self.seed + 4)
+        batch_gen = torch.Generator(device=dev).manual_seed(seed + 4)
 
         def ends(e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             return torch.tanh(map_s(struct[e])), torch.tanh(map_t(text[e]))
 
-        from tqdm.auto import tqdm
-
         loss_value = float("nan")
-        bar = tqdm(range(self.epochs), disable=not progress, desc="ontozsl text-aware", unit="epoch", leave=False)
+        bar = ctx.bar(range(self.epochs), desc="ontozsl text-aware", unit="epoch")
         for _ in bar:
             order = torch.randperm(len(train), generator=batch_gen, device=dev)
             total = torch.zeros((), device=dev)
@@ -507,7 +508,9 @@ class PrecomputedEmbeddings(SemanticEncoder):
         found = [k for k in _ID_KEYS if k in variables]
         return found[0] if found else None
 
-    def encode(self, kg: KnowledgeGraph | None, dataset: ZSLDataset) -> ClassEmbeddings:
+    def encode(
+        self, kg: KnowledgeGraph | None, dataset: ZSLDataset, context: RunContext | None = None
+    ) -> ClassEmbeddings:
         if self.path is None:
             raise ConfigError("semantics 'precomputed' needs path= a .mat, .npy or .npz file of class embeddings")
         path = Path(self.path).expanduser()

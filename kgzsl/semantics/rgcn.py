@@ -22,22 +22,32 @@ evaluation (filtered MRR and Hits@k, the untrained model's MRR as a floor) reuse
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
 
+import torch
+
+from kgzsl.context import current_context
 from kgzsl.errors import ConfigError, DataError
 from kgzsl.registry import SEMANTICS
-from kgzsl.semantics.base import ClassEmbeddings, SemanticEncoder, normalize_rows
-from kgzsl.semantics.kge import KnownTriples, build_kge_model, class_triples, link_prediction, split_triples
-from kgzsl.utils import resolve_device
+from kgzsl.semantics.base import ClassEmbeddings, SemanticEncoder, normalize_rows, quiet_import
+from kgzsl.semantics.kge import build_kge_model, class_triples, score_candidates
+from kgzsl.semantics.linkpred import LinkPredSettings, TripleSplit, train_link_predictor
 
 if TYPE_CHECKING:
-    import torch
-
+    from kgzsl.context import RunContext
     from kgzsl.data.dataset import ZSLDataset
     from kgzsl.knowledge.store import KnowledgeGraph
 
-__all__ = ["build_rgcn_model", "RGCNFit", "RGCNEncoder", "message_graph", "fit_rgcn"]
+__all__ = [
+    "RGCNSettings",
+    "RGCNLinkPredictor",
+    "build_rgcn_model",
+    "RGCNFit",
+    "RGCNEncoder",
+    "message_graph",
+    "fit_rgcn",
+]
 
 
 def message_graph(triples: torch.Tensor, num_relations: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -50,8 +60,6 @@ def message_graph(triples: torch.Tensor, num_relations: int) -> tuple[torch.Tens
         triples: ``[T, 3]`` int64 ``(head, relation, tail)``.
         returns: ``edge_index [2, 2T]``, ``edge_type [2T]``.
     """
-    import torch
-
     h, r, t = triples[:, 0], triples[:, 1], triples[:, 2]
     edge_index = torch.stack([torch.cat([h, t]), torch.cat([t, h])])
     return edge_index, torch.cat([r, r + num_relations])
@@ -64,66 +72,60 @@ class _Dropout:
         self.p, self.gen = p, gen
 
     def __call__(self, x: torch.Tensor, training: bool) -> torch.Tensor:
-        import torch
-
         if not training or self.p == 0.0:
             return x
         keep = torch.rand(x.shape, generator=self.gen, device=x.device) >= self.p
         return x * keep / (1.0 - self.p)
 
 
-@functools.cache
-def _rgcn_module():
-    import torch
-    from torch_geometric.nn import RGCNConv
+class RGCNLinkPredictor(torch.nn.Module):
+    """R-GCN encoder over learned node embeddings, DistMult decoder (Schlichtkrull et al. 2018).
 
-    class RGCNLinkPredictor(torch.nn.Module):
-        """R-GCN encoder over learned node embeddings, DistMult decoder (Schlichtkrull et al. 2018).
+    ``layers`` R-GCN layers of width ``hidden`` (ReLU between them, none after the last),
+    over ``2R`` relation types (relations and inverses); ``num_bases`` bases (``basis``)
+    or blocks (``block``, which must divide ``hidden``), ``None`` for full weights. A
+    module-level class, so that a trained encoder pickles with its model.
 
-        ``layers`` R-GCN layers of width ``hidden`` (ReLU between them, none after the last),
-        over ``2R`` relation types (relations and inverses); ``num_bases`` bases (``basis``)
-        or blocks (``block``, which must divide ``hidden``), ``None`` for full weights.
+    Shapes:
+        encode: ``edge_index [2, E]``, ``edge_type [E]`` → ``[N, hidden]``.
+        score: ``z [N, hidden]``, ``h, r, t [B]`` → ``[B]``.
+    """
 
-        Shapes:
-            encode: ``edge_index [2, E]``, ``edge_type [E]`` → ``[N, hidden]``.
-            score: ``z [N, hidden]``, ``h, r, t [B]`` → ``[B]``.
-        """
+    def __init__(
+        self,
+        num_nodes: int,
+        num_relations: int,
+        hidden: int,
+        layers: int,
+        num_bases: int | None,
+        decomposition: str,
+    ) -> None:
+        super().__init__()
+        RGCNConv = quiet_import("torch_geometric.nn").RGCNConv
 
-        def __init__(
-            self,
-            num_nodes: int,
-            num_relations: int,
-            hidden: int,
-            layers: int,
-            num_bases: int | None,
-            decomposition: str,
-        ) -> None:
-            super().__init__()
-            self.node_emb = torch.nn.Embedding(num_nodes, hidden)
-            torch.nn.init.xavier_uniform_(self.node_emb.weight)
-            kw = {"num_blocks": num_bases} if decomposition == "block" else {"num_bases": num_bases}
-            self.convs = torch.nn.ModuleList(
-                RGCNConv(hidden, hidden, 2 * num_relations, aggr="mean", **kw) for _ in range(layers)
-            )
-            self.rel_diag = torch.nn.Embedding(num_relations, hidden)
-            torch.nn.init.xavier_uniform_(self.rel_diag.weight)
+        self.node_emb = torch.nn.Embedding(num_nodes, hidden)
+        torch.nn.init.xavier_uniform_(self.node_emb.weight)
+        kw = {"num_blocks": num_bases} if decomposition == "block" else {"num_bases": num_bases}
+        self.convs = torch.nn.ModuleList(
+            RGCNConv(hidden, hidden, 2 * num_relations, aggr="mean", **kw) for _ in range(layers)
+        )
+        self.rel_diag = torch.nn.Embedding(num_relations, hidden)
+        torch.nn.init.xavier_uniform_(self.rel_diag.weight)
 
-        def encode(
-            self, edge_index: torch.Tensor, edge_type: torch.Tensor, dropout: _Dropout | None = None
-        ) -> torch.Tensor:
-            x = self.node_emb.weight
-            for i, conv in enumerate(self.convs):
-                if dropout is not None:
-                    x = dropout(x, self.training)
-                x = conv(x, edge_index, edge_type)
-                if i < len(self.convs) - 1:
-                    x = torch.relu(x)
-            return x
+    def encode(
+        self, edge_index: torch.Tensor, edge_type: torch.Tensor, dropout: _Dropout | None = None
+    ) -> torch.Tensor:
+        x = self.node_emb.weight
+        for i, conv in enumerate(self.convs):
+            if dropout is not None:
+                x = dropout(x, self.training)
+            x = conv(x, edge_index, edge_type)
+            if i < len(self.convs) - 1:
+                x = torch.relu(x)
+        return x
 
-        def score(self, z: torch.Tensor, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            return (z[h] * self.rel_diag(r) * z[t]).sum(-1)
-
-    return RGCNLinkPredictor
+    def score(self, z: torch.Tensor, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return (z[h] * self.rel_diag(r) * z[t]).sum(-1)
 
 
 def build_rgcn_model(
@@ -139,7 +141,62 @@ def build_rgcn_model(
     The model has ``encode(edge_index, edge_type) → [N, hidden]`` and
     ``score(z, h, r, t) → [B]`` (DistMult on the encoder's output).
     """
-    return _rgcn_module()(num_nodes, num_relations, hidden, layers, num_bases, decomposition)
+    return RGCNLinkPredictor(num_nodes, num_relations, hidden, layers, num_bases, decomposition)
+
+
+@dataclass(eq=False)
+class RGCNSettings:
+    """The hyper-parameters of an R-GCN link predictor and its training (:func:`fit_rgcn`).
+
+    Args:
+        hidden: width of the node embeddings and of every layer.
+        layers: R-GCN layers.
+        num_bases: bases (``basis``) or blocks (``block``; must divide ``hidden``) of the
+            relation weights; ``None``: a full matrix per relation (``basis`` only).
+        decomposition: ``basis`` or ``block`` (block-diagonal).
+        epochs: most training epochs.
+        batch_size: training triples scored per step (and queries per evaluation batch).
+        lr: Adam learning rate.
+        num_negatives: corrupted triples per training triple.
+        dropout: dropout on each layer's input during training.
+        regularization: L2 penalty on the decoder's relation diagonals.
+        valid_fraction: share of triples held out for early stopping.
+        test_fraction: share of triples held out for the link-prediction figures.
+        eval_every: epochs between validation evaluations.
+        patience: evaluations without improvement before stopping.
+    """
+
+    hidden: int = 64
+    layers: int = 2
+    num_bases: int | None = 4
+    decomposition: Literal["basis", "block"] = "basis"
+    epochs: int = 50
+    batch_size: int = 4096
+    lr: float = 0.01
+    num_negatives: int = 4
+    dropout: float = 0.2
+    regularization: float = 0.01
+    valid_fraction: float = 0.05
+    test_fraction: float = 0.05
+    eval_every: int = 5
+    patience: int = 3
+
+    def check(self) -> None:
+        """One :class:`ConfigError` naming the first setting out of range."""
+        for name in ("hidden", "layers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
+        LinkPredSettings.of(self).check()
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), not {self.dropout}")
+        if self.decomposition not in ("basis", "block"):
+            raise ConfigError(f"decomposition must be 'basis' or 'block', not {self.decomposition!r}")
+        if self.num_bases is not None and self.num_bases < 1:
+            raise ConfigError(f"num_bases must be at least 1 or None, not {self.num_bases}")
+        if self.decomposition == "block" and (self.num_bases is None or self.hidden % self.num_bases):
+            raise ConfigError(
+                f"block-diagonal decomposition: num_bases ({self.num_bases}) must divide hidden ({self.hidden})"
+            )
 
 
 @dataclass
@@ -182,23 +239,12 @@ def fit_rgcn(
     triples: torch.Tensor,
     num_nodes: int,
     num_relations: int,
-    hidden: int = 64,
-    layers: int = 2,
-    num_bases: int | None = 4,
-    decomposition: Literal["basis", "block"] = "basis",
-    epochs: int = 50,
-    batch_size: int = 4096,
-    lr: float = 0.01,
-    num_negatives: int = 4,
-    dropout: float = 0.2,
-    regularization: float = 0.01,
-    valid_fraction: float = 0.05,
-    test_fraction: float = 0.05,
-    eval_every: int = 5,
-    patience: int = 3,
-    seed: int = 0,
-    device: str = "auto",
-    progress: bool = True,
+    settings: RGCNSettings | None = None,
+    *,
+    seed: int | None = None,
+    device: str | None = None,
+    context: RunContext | None = None,
+    **overrides: Any,
 ) -> RGCNFit:
     """Train an R-GCN + DistMult link predictor with negative sampling and early stopping.
 
@@ -211,18 +257,20 @@ def fit_rgcn(
             + λ · mean(R_r²),
 
     ``λ`` = ``regularization`` (the paper's L2 penalty on the decoder). Adam; dropout on the
-    input of every layer. Every ``eval_every`` epochs (and at epoch 0 and the last) the
-    filtered validation MRR is measured; the best parameters are kept and training stops after
-    ``patience`` evaluations without a strict improvement. The untrained model's test MRR is
-    the floor ``random_mrr``. Messages pass along the training triples and their inverses only
-    (:func:`message_graph`).
+    input of every layer. The loop (validation MRR every ``eval_every`` epochs, the best
+    parameters kept, ``patience``) is :func:`~kgzsl.semantics.linkpred.train_link_predictor`,
+    shared with the KG embeddings; the untrained model's test MRR is the floor ``random_mrr``.
+    Messages pass along the training triples and their inverses only (:func:`message_graph`).
 
     Args:
         triples: all ``(head, relation, tail)`` index triples; split with
-            :func:`~kgzsl.semantics.kge.split_triples`.
+            :func:`~kgzsl.semantics.linkpred.split_triples`.
         num_nodes, num_relations: sizes of the indices (relations without inverses).
-        progress: show a tqdm bar over epochs.
-        Other arguments: as in :class:`RGCNEncoder`.
+        settings: the hyper-parameters (:class:`RGCNSettings`; its defaults when ``None``).
+        seed: seed of the initialisation, split, batches, negatives and dropout (``None``: the context's).
+        device: where to train (``None``: the context's).
+        context: the run's seed, device and progress setting (``None``: the active run's).
+        overrides: settings to change, by name (``epochs=5``).
 
     Returns:
         :class:`RGCNFit`; ``metrics`` has ``mrr``, ``hits@1/3/10``, ``random_mrr`` (when there
@@ -232,123 +280,50 @@ def fit_rgcn(
     Shapes:
         triples: ``[T, 3]`` int64.
     """
-    import time
-
-    import torch
     import torch.nn.functional as F
-    from tqdm.auto import tqdm
 
-    from kgzsl.semantics.kge import _negatives
-
-    for name, value in (("hidden", hidden), ("layers", layers), ("batch_size", batch_size)):
-        if value < 1:
-            raise ConfigError(f"{name} must be at least 1, not {value}")
-    if num_negatives < 1:
-        raise ConfigError(f"num_negatives must be at least 1, not {num_negatives}")
-    if epochs < 0 or eval_every < 1 or patience < 1:
-        raise ConfigError("epochs must be ≥ 0, eval_every and patience ≥ 1")
-    if not 0.0 <= dropout < 1.0:
-        raise ConfigError(f"dropout must be in [0, 1), not {dropout}")
-    if decomposition not in ("basis", "block"):
-        raise ConfigError(f"decomposition must be 'basis' or 'block', not {decomposition!r}")
-    if num_bases is not None and num_bases < 1:
-        raise ConfigError(f"num_bases must be at least 1 or None, not {num_bases}")
-    if decomposition == "block" and (num_bases is None or hidden % num_bases):
-        raise ConfigError(f"block-diagonal decomposition: num_bases ({num_bases}) must divide hidden ({hidden})")
+    s = replace(settings or RGCNSettings(), **overrides) if overrides else settings or RGCNSettings()
+    s.check()
     if len(triples) == 0:
         raise DataError("no triples to train an R-GCN on")
-
-    dev = resolve_device(device)
-    triples = triples.to(dev)
-    train, valid, test = split_triples(triples, valid_fraction, test_fraction, seed)
-    known = KnownTriples(triples, num_relations)
-    edge_index, edge_type = message_graph(train, num_relations)
+    ctx = current_context(context)
+    seed, dev = ctx.seed_for(seed), ctx.device_for(device)
+    loop = LinkPredSettings.of(s)
+    split = TripleSplit.make(triples, num_relations, loop, seed, dev)
+    edge_index, edge_type = message_graph(split.train, num_relations)
 
     with torch.random.fork_rng(devices=[]):
         # initialised on the CPU from a seeded RNG: the same numbers on any device, the
         # caller's global RNG left alone
         torch.manual_seed(seed)
-        model = build_rgcn_model(num_nodes, num_relations, hidden, layers, num_bases, decomposition)
+        model = build_rgcn_model(num_nodes, num_relations, s.hidden, s.layers, s.num_bases, s.decomposition)
     model = model.to(dev)
     gen = torch.Generator(device=dev).manual_seed(seed + 1)
-    drop = _Dropout(dropout, gen)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    eval_rows = max(1, min(batch_size, 2**24 // max(num_nodes, 1)))  # ≤ 16M scores at once
+    drop = _Dropout(s.dropout, gen)
+    k = s.num_negatives
 
-    def evaluate(which: torch.Tensor) -> dict[str, float]:
-        model.eval()
-        with torch.no_grad():
-            z = model.encode(edge_index, edge_type)
-            return link_prediction(_distmult_snapshot(z, model.rel_diag.weight), which, known, eval_rows)
+    def batch_loss(h: torch.Tensor, r: torch.Tensor, t: torch.Tensor, h_neg: torch.Tensor, t_neg: torch.Tensor):
+        z = model.encode(edge_index, edge_type, drop)
+        pos = model.score(z, h, r, t)
+        neg = model.score(z, h_neg.reshape(-1), r.repeat_interleave(k), t_neg.reshape(-1))
+        loss = 0.5 * (F.softplus(-pos).mean() + F.softplus(neg).mean())
+        return loss + s.regularization * model.rel_diag.weight.pow(2).mean()
 
-    metrics: dict[str, float] = {
-        "train_triples": float(len(train)),
-        "valid_triples": float(len(valid)),
-        "test_triples": float(len(test)),
-        "message_edges": float(edge_index.shape[1]),
-    }
-    if len(test):
-        metrics["random_mrr"] = evaluate(test)["mrr"]
-    history: list[tuple[int, float]] = []
-    best_mrr, best_epoch, stale = -1.0, 0, 0
-    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    if len(valid):
-        best_mrr = evaluate(valid)["mrr"]
-        history.append((0, best_mrr))
+    def scorer():
+        # DistMult on the encoder's output is the decoder: kge.py's all-candidate scoring applies
+        snapshot = _distmult_snapshot(model.encode(edge_index, edge_type), model.rel_diag.weight)
+        return functools.partial(score_candidates, snapshot)
 
-    epoch, train_seconds = 0, 0.0
-    bar = tqdm(range(1, epochs + 1), disable=not progress, desc="rgcn", unit="epoch", leave=False)
-    for epoch in bar:
-        started = time.perf_counter()
-        model.train()
-        order = torch.randperm(len(train), generator=gen, device=dev)
-        total = torch.zeros((), device=dev)
-        for start in range(0, len(train), batch_size):
-            batch = train[order[start : start + batch_size]]
-            h, r, t = batch[:, 0], batch[:, 1], batch[:, 2]
-            h_neg, t_neg = _negatives(h, t, num_negatives, num_nodes, gen)
-            z = model.encode(edge_index, edge_type, drop)
-            pos = model.score(z, h, r, t)
-            neg = model.score(z, h_neg.reshape(-1), r.repeat_interleave(num_negatives), t_neg.reshape(-1))
-            loss = 0.5 * (F.softplus(-pos).mean() + F.softplus(neg).mean())
-            loss = loss + regularization * model.rel_diag.weight.pow(2).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.detach() * len(batch)
-        train_seconds += time.perf_counter() - started
-        postfix = {"loss": f"{float(total) / len(train):.4f}"}
-        if len(valid) and (epoch % eval_every == 0 or epoch == epochs):
-            mrr = evaluate(valid)["mrr"]
-            history.append((epoch, mrr))
-            if mrr > best_mrr:
-                best_mrr, best_epoch, stale = mrr, epoch, 0
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                stale += 1
-        if history:
-            postfix["valid_mrr"] = f"{history[-1][1]:.4f}"
-        bar.set_postfix(postfix)
-        if stale >= patience:
-            break
-    bar.close()
-    if len(valid):
-        model.load_state_dict(best_state)
-        metrics["valid_mrr"] = best_mrr
-    else:
-        best_epoch = epoch
-    metrics["epochs"] = float(epoch)
-    metrics["best_epoch"] = float(best_epoch)
-    if len(test):
-        metrics.update(evaluate(test))
-    model.eval()
+    run = train_link_predictor(model, split, batch_loss, scorer, num_nodes, loop, gen, ctx, desc="rgcn")
+    run.metrics["message_edges"] = float(edge_index.shape[1])
     with torch.no_grad():
         z = model.encode(edge_index, edge_type)
-    return RGCNFit(model, z, edge_index, edge_type, metrics, history, train_seconds / max(epoch, 1))
+    return RGCNFit(model, z, edge_index, edge_type, run.metrics, run.history, run.epoch_seconds)
 
 
 @SEMANTICS.register("rgcn")
-class RGCNEncoder(SemanticEncoder):
+@dataclass(repr=False, eq=False)
+class RGCNEncoder(SemanticEncoder, RGCNSettings):
     """Class embeddings from an R-GCN trained for link prediction on the KG.
 
     Schlichtkrull et al., "Modeling Relational Data with Graph Convolutional Networks", ESWC
@@ -365,27 +340,15 @@ class RGCNEncoder(SemanticEncoder):
     held-out test triples (``rgcn/mrr``, ``rgcn/hits@1``, ``rgcn/hits@3``, ``rgcn/hits@10``),
     the untrained model's ``rgcn/random_mrr``, ``rgcn/valid_mrr``, ``rgcn/epochs``,
     ``rgcn/best_epoch``, the triple counts and ``rgcn/message_edges``; ``entity_ids_`` and
-    ``entity_embeddings_`` hold every node's output, ``epoch_seconds_`` the mean training
-    time of an epoch.
+    ``entity_embeddings_`` hold every node's output, ``model_`` the trained model (on the
+    CPU), ``epoch_seconds_`` the mean training time of an epoch.
 
     Args:
-        hidden: width of the node embeddings and of every layer.
-        layers: R-GCN layers.
-        num_bases: bases (``basis``) or blocks (``block``; must divide ``hidden``) of the
-            relation weights; ``None``: a full matrix per relation (``basis`` only).
-        decomposition: ``basis`` or ``block`` (block-diagonal).
-        epochs: most training epochs.
-        batch_size: training triples scored per step (and queries per evaluation batch).
-        lr: Adam learning rate.
-        num_negatives: corrupted triples per training triple.
-        dropout: dropout on each layer's input during training.
-        regularization: L2 penalty on the decoder's relation diagonals.
-        valid_fraction: share of triples held out for early stopping.
-        test_fraction: share of triples held out for the link-prediction figures.
-        eval_every: epochs between validation evaluations.
-        patience: evaluations without improvement before stopping.
-        seed: seed of the initialisation, split, batches, negatives and dropout.
-        device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ...
+        hidden, layers, num_bases, decomposition, epochs, batch_size, lr, num_negatives,
+            dropout, regularization, valid_fraction, test_fraction, eval_every, patience: see
+            :class:`RGCNSettings`.
+        seed: seed of the initialisation, split, batches, negatives and dropout; ``None``: the run's.
+        device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ...; ``None``: the run's.
         relations: relations to use (IRIs, prefixed or local names); all by default.
         namespace: match the dataset's classes only to entities in this namespace.
         normalize: ``l2`` (unit rows), ``zscore`` (standardised columns) or ``none``.
@@ -394,50 +357,15 @@ class RGCNEncoder(SemanticEncoder):
         returns: ``[C, hidden]``.
     """
 
-    def __init__(
-        self,
-        hidden: int = 64,
-        layers: int = 2,
-        num_bases: int | None = 4,
-        decomposition: Literal["basis", "block"] = "basis",
-        epochs: int = 50,
-        batch_size: int = 4096,
-        lr: float = 0.01,
-        num_negatives: int = 4,
-        dropout: float = 0.2,
-        regularization: float = 0.01,
-        valid_fraction: float = 0.05,
-        test_fraction: float = 0.05,
-        eval_every: int = 5,
-        patience: int = 3,
-        seed: int = 0,
-        device: str = "auto",
-        relations: list[str] | None = None,
-        namespace: str | None = None,
-        normalize: Literal["l2", "none", "zscore"] = "l2",
-    ) -> None:
-        self.hidden = hidden
-        self.layers = layers
-        self.num_bases = num_bases
-        self.decomposition = decomposition
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.num_negatives = num_negatives
-        self.dropout = dropout
-        self.regularization = regularization
-        self.valid_fraction = valid_fraction
-        self.test_fraction = test_fraction
-        self.eval_every = eval_every
-        self.patience = patience
-        self.seed = seed
-        self.device = device
-        self.relations = relations
-        self.namespace = namespace
-        self.normalize = normalize
+    seed: int | None = None
+    device: str | None = None
+    relations: list[str] | None = None
+    namespace: str | None = None
+    normalize: Literal["l2", "none", "zscore"] = "l2"
 
-    def encode(self, kg: KnowledgeGraph | None, dataset: ZSLDataset, progress: bool = True) -> ClassEmbeddings:
-
+    def encode(
+        self, kg: KnowledgeGraph | None, dataset: ZSLDataset, context: RunContext | None = None
+    ) -> ClassEmbeddings:
         if kg is None:
             raise ConfigError("semantics 'rgcn' needs a knowledge source (config section 'knowledge')")
         self.metrics_ = {}
@@ -448,26 +376,14 @@ class RGCNEncoder(SemanticEncoder):
             triples,
             view.num_nodes,
             max(view.num_relations, 1),
-            hidden=self.hidden,
-            layers=self.layers,
-            num_bases=self.num_bases,
-            decomposition=self.decomposition,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            num_negatives=self.num_negatives,
-            dropout=self.dropout,
-            regularization=self.regularization,
-            valid_fraction=self.valid_fraction,
-            test_fraction=self.test_fraction,
-            eval_every=self.eval_every,
-            patience=self.patience,
+            self,
             seed=self.seed,
             device=self.device,
-            progress=progress,
+            context=context,
         )
         self.metrics_ = {f"rgcn/{k}": v for k, v in fit.metrics.items()}
         self.epoch_seconds_ = fit.epoch_seconds
+        self.model_ = fit.model.cpu()
         entities = fit.embeddings.cpu()
         self.entity_ids_ = view.node_ids
         self.entity_embeddings_ = entities.numpy()

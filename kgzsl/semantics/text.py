@@ -29,8 +29,9 @@ import re
 import string
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -42,12 +43,14 @@ from kgzsl.registry import SEMANTICS
 from kgzsl.semantics.base import ClassEmbeddings, SemanticEncoder, normalize_rows
 
 if TYPE_CHECKING:
+    from kgzsl.context import RunContext
     from kgzsl.data.dataset import ZSLDataset
     from kgzsl.knowledge.store import KnowledgeGraph
 
 __all__ = [
     "readable_name",
     "class_texts",
+    "TextOptions",
     "tokenize_words",
     "read_word_vectors",
     "SentenceEmbeddings",
@@ -226,28 +229,43 @@ def _check_templates(templates: list[str], what: str) -> list[str]:
     return templates
 
 
-class _TextEncoder(SemanticEncoder):
-    """Shared text selection and per-class averaging; subclasses give ``_embedder``."""
+@dataclass(eq=False)
+class TextOptions:
+    """Which texts of a class the text encoders embed: the options of :func:`class_texts`.
 
-    texts: TextKind
-    relations: list[str] | None
-    documents: str | None
-    language: str | None
-    namespace: str | None
-    fallback: Literal["error", "name"]
-    normalize: Literal["l2", "zscore", "none"]
+    Args:
+        texts: ``name``, ``label``, ``literals`` or ``documents`` (see :func:`class_texts`).
+        relations: for ``texts="literals"``, the predicates to read; all by default.
+        documents: for ``texts="documents"``, a JSON file ``{class: [texts]}`` read instead of the KG.
+        language: keep KG literals of this language (and untagged ones); ``None`` keeps all.
+        namespace: match classes only to KG entities in this namespace.
+        fallback: ``error`` (a class without texts is a :class:`~kgzsl.errors.DataError`) or
+            ``name`` (it gets its readable name).
+    """
+
+    texts: TextKind = "name"
+    relations: list[str] | None = None
+    documents: str | None = None
+    language: str | None = "en"
+    namespace: str | None = None
+    fallback: Literal["error", "name"] = "error"
+
+    def class_texts(self, kg: KnowledgeGraph | None, class_ids: list[str]) -> tuple[list[list[str]], list[str]]:
+        """:func:`class_texts` with these options."""
+        return class_texts(kg, class_ids, **{f.name: getattr(self, f.name) for f in fields(TextOptions)})
+
+
+@dataclass(repr=False, eq=False)
+class _TextEncoder(SemanticEncoder, TextOptions):
+    """Shared text selection and per-class averaging; subclasses give ``_embedder``.
+
+    ``normalize``: ``l2`` (unit rows), ``zscore`` (standardised columns) or ``none``.
+    """
+
+    normalize: Literal["l2", "zscore", "none"] = "l2"
 
     def _class_texts(self, kg: KnowledgeGraph | None, dataset: ZSLDataset) -> list[list[str]]:
-        per_class, fell_back = class_texts(
-            kg,
-            list(dataset.class_ids),
-            self.texts,
-            relations=self.relations,
-            documents=self.documents,
-            language=self.language,
-            namespace=self.namespace,
-            fallback=self.fallback,
-        )
+        per_class, fell_back = self.class_texts(kg, list(dataset.class_ids))
         if fell_back:
             log.warning(
                 "%s: %d classes have no %s texts and use their names", self.registry_name, len(fell_back), self.texts
@@ -258,17 +276,22 @@ class _TextEncoder(SemanticEncoder):
     def _templates(self) -> list[str]:
         return ["{}"]
 
-    def _embedder(self) -> Callable[[list[str]], np.ndarray]:
-        """A function from ``n`` texts to their ``[n, d]`` unit-norm embeddings."""
+    def _embedder(self, device: Any, context: RunContext | None = None) -> Callable[[list[str]], np.ndarray]:
+        """A function from ``n`` texts to their ``[n, d]`` unit-norm embeddings, computed on ``device``."""
         raise NotImplementedError
 
-    def encode(self, kg: KnowledgeGraph | None, dataset: ZSLDataset) -> ClassEmbeddings:
+    def encode(
+        self, kg: KnowledgeGraph | None, dataset: ZSLDataset, context: RunContext | None = None
+    ) -> ClassEmbeddings:
+        from kgzsl.context import current_context
+
+        ctx = current_context(context)
         per_class = self._class_texts(kg, dataset)
         templates = self._templates()
         # each distinct text is encoded once, in a fixed (sorted) order: classes sharing a
         # label cost nothing, and the batches, hence the numbers, repeat exactly
         unique = sorted({t for ts in per_class for t in ts})
-        embed = self._embedder()
+        embed = self._embedder(ctx.device_for(self.device), ctx)
         prompts = [tpl.replace("{}", t) for t in unique for tpl in templates]
         emb = np.asarray(embed(prompts), dtype=np.float32).reshape(len(unique), len(templates), -1)
         if len(templates) > 1:
@@ -312,6 +335,7 @@ def _sentence_model(model: str | None, device: str):
 
 
 @SEMANTICS.register("sentence")
+@dataclass(repr=False, eq=False)
 class SentenceEmbeddings(_TextEncoder):
     """Sentence embeddings of each class's texts (Reimers & Gurevych 2019, "Sentence-BERT").
 
@@ -321,56 +345,28 @@ class SentenceEmbeddings(_TextEncoder):
     mean over its texts, then normalised.
 
     Args:
-        texts: ``name``, ``label``, ``literals`` or ``documents`` (see :func:`class_texts`).
+        texts, relations, documents, language, namespace, fallback: which texts (see
+            :class:`TextOptions`).
+        normalize: ``l2`` (unit rows), ``zscore`` (standardised columns) or ``none``.
         template: e.g. ``"a photo of a {}."``, applied to every text (meant for names and labels).
         model: a local sentence-transformers model folder; ``None`` for the packaged
             all-MiniLM-L6-v2. A Hub name is tried only when ``HF_HUB_OFFLINE`` is unset.
-        relations: for ``texts="literals"``, the predicates to read; all by default.
-        documents: for ``texts="documents"``, a JSON file ``{class: [texts]}`` read instead of the KG.
-        language: keep KG literals of this language (and untagged ones); ``None`` keeps all.
-        namespace: match classes only to KG entities in this namespace.
-        fallback: ``error`` (a class without texts is a :class:`~kgzsl.errors.DataError`) or
-            ``name`` (it gets its readable name).
         batch_size: texts per forward pass.
-        device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ...
-        normalize: ``l2`` (unit rows), ``zscore`` (standardised columns) or ``none``.
+        device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ...; ``None``: the run's.
     """
 
-    def __init__(
-        self,
-        texts: TextKind = "name",
-        template: str | None = None,
-        model: str | None = None,
-        relations: list[str] | None = None,
-        documents: str | None = None,
-        language: str | None = "en",
-        namespace: str | None = None,
-        fallback: Literal["error", "name"] = "error",
-        batch_size: int = 64,
-        device: str = "auto",
-        normalize: Literal["l2", "zscore", "none"] = "l2",
-    ) -> None:
-        self.texts = texts
-        self.template = template
-        self.model = model
-        self.relations = relations
-        self.documents = documents
-        self.language = language
-        self.namespace = namespace
-        self.fallback = fallback
-        self.batch_size = batch_size
-        self.device = device
-        self.normalize = normalize
+    template: str | None = None
+    model: str | None = None
+    batch_size: int = 64
+    device: str | None = None
 
     def _templates(self) -> list[str]:
         return _check_templates([self.template], "template") if self.template is not None else ["{}"]
 
-    def _embedder(self) -> Callable[[list[str]], np.ndarray]:
-        from kgzsl.utils import resolve_device
-
+    def _embedder(self, device: Any, context: RunContext | None = None) -> Callable[[list[str]], np.ndarray]:
         if self.batch_size < 1:
             raise ConfigError(f"batch_size: must be at least 1, got {self.batch_size}")
-        model = _sentence_model(self.model, str(resolve_device(self.device)))
+        model = _sentence_model(self.model, str(device))
 
         def embed(texts: list[str]) -> np.ndarray:
             return model.encode(
@@ -448,6 +444,7 @@ def _clip_model(arch: str, weights: str | None) -> tuple[object, str]:
 
 
 @SEMANTICS.register("clip_text")
+@dataclass(repr=False, eq=False)
 class CLIPText(_TextEncoder):
     """CLIP text-tower embeddings of each class's texts (Radford et al. 2021, "Learning
     Transferable Visual Models From Natural Language Supervision"), via open_clip (Cherti
@@ -468,11 +465,11 @@ class CLIPText(_TextEncoder):
             ``.json`` file (named by its stem), or ``hf-hub:org/repo`` / ``local-dir:/path``.
         weights: a local checkpoint file (``.pt``, ``.bin``, ``.safetensors``), a pretrained
             tag of ``arch`` (online only), or ``None`` for random weights.
-        texts: ``name``, ``label``, ``literals`` or ``documents`` (see :func:`class_texts`).
         templates: prompt templates such as ``["a photo of a {}."]``, applied to every text.
-        relations, documents, language, namespace, fallback: as for :class:`SentenceEmbeddings`.
+        texts, relations, documents, language, namespace, fallback: which texts (see
+            :class:`TextOptions`).
         batch_size: texts per forward pass.
-        device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ...
+        device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ...; ``None``: the run's.
         normalize: ``l2`` (unit rows), ``zscore`` (standardised columns) or ``none``.
     """
 
@@ -480,33 +477,11 @@ class CLIPText(_TextEncoder):
     #: its saved weights): no CLIP weights can be had offline
     needs_fixture = "clip_text_params"
 
-    def __init__(
-        self,
-        arch: str = "ViT-B-32",
-        weights: str | None = None,
-        texts: TextKind = "name",
-        templates: list[str] | None = None,
-        relations: list[str] | None = None,
-        documents: str | None = None,
-        language: str | None = "en",
-        namespace: str | None = None,
-        fallback: Literal["error", "name"] = "error",
-        batch_size: int = 256,
-        device: str = "auto",
-        normalize: Literal["l2", "zscore", "none"] = "l2",
-    ) -> None:
-        self.arch = arch
-        self.weights = weights
-        self.texts = texts
-        self.templates = templates
-        self.relations = relations
-        self.documents = documents
-        self.language = language
-        self.namespace = namespace
-        self.fallback = fallback
-        self.batch_size = batch_size
-        self.device = device
-        self.normalize = normalize
+    arch: str = "ViT-B-32"
+    weights: str | None = None
+    templates: list[str] | None = None
+    batch_size: int = 256
+    device: str | None = None
 
     def _templates(self) -> list[str]:
         if self.templates is None:
@@ -515,18 +490,17 @@ class CLIPText(_TextEncoder):
             raise ConfigError("templates: give at least one template, or None")
         return _check_templates(list(self.templates), "templates")
 
-    def _embedder(self) -> Callable[[list[str]], np.ndarray]:
+    def _embedder(self, device: Any, context: RunContext | None = None) -> Callable[[list[str]], np.ndarray]:
         import open_clip
         import torch
 
-        from kgzsl.utils import resolve_device
+        from kgzsl.context import progress_bar
 
         if self.batch_size < 1:
             raise ConfigError(f"batch_size: must be at least 1, got {self.batch_size}")
         model, name = _clip_model(self.arch, self.weights)
         if hasattr(model, "visual"):
             model.visual = torch.nn.Identity()  # only the text tower is used: free its memory
-        device = resolve_device(self.device)
         model = model.to(device).eval()
         try:
             tokenizer = open_clip.get_tokenizer(name)
@@ -536,7 +510,8 @@ class CLIPText(_TextEncoder):
         def embed(texts: list[str]) -> np.ndarray:
             out = []
             with torch.inference_mode():
-                for i in range(0, len(texts), self.batch_size):
+                starts = range(0, len(texts), self.batch_size)
+                for i in progress_bar(starts, context, desc="clip_text", unit="batch"):
                     tokens = tokenizer(texts[i : i + self.batch_size]).to(device)
                     out.append(model.encode_text(tokens, normalize=True).float().cpu().numpy())
             return np.concatenate(out)
@@ -616,6 +591,7 @@ def read_word_vectors(path: str | os.PathLike, words: set[str] | list[str]) -> t
 
 
 @SEMANTICS.register("word_vectors")
+@dataclass(repr=False, eq=False)
 class WordVectors(_TextEncoder):
     """Averaged word vectors of each class's texts, from a GloVe (Pennington et al. 2014,
     "GloVe: Global Vectors for Word Representation") or word2vec (Mikolov et al. 2013) text file.
@@ -631,35 +607,19 @@ class WordVectors(_TextEncoder):
 
     Args:
         path: the GloVe or word2vec text file (``.txt``, ``.vec``, ``.gz``).
-        texts: ``name``, ``label``, ``literals`` or ``documents`` (see :func:`class_texts`).
-        relations, documents, language, namespace, fallback: as for :class:`SentenceEmbeddings`.
+        texts, relations, documents, language, namespace, fallback: which texts (see
+            :class:`TextOptions`).
         normalize: ``l2`` (unit rows), ``zscore`` (standardised columns) or ``none``.
     """
 
     #: the contract test builds it from a fixture of this name (a tiny GloVe file)
     needs_fixture = "word_vectors_params"
 
-    def __init__(
-        self,
-        path: str | None = None,
-        texts: TextKind = "name",
-        relations: list[str] | None = None,
-        documents: str | None = None,
-        language: str | None = "en",
-        namespace: str | None = None,
-        fallback: Literal["error", "name"] = "error",
-        normalize: Literal["l2", "zscore", "none"] = "l2",
-    ) -> None:
-        self.path = path
-        self.texts = texts
-        self.relations = relations
-        self.documents = documents
-        self.language = language
-        self.namespace = namespace
-        self.fallback = fallback
-        self.normalize = normalize
+    path: str | None = None
 
-    def encode(self, kg: KnowledgeGraph | None, dataset: ZSLDataset) -> ClassEmbeddings:
+    def encode(
+        self, kg: KnowledgeGraph | None, dataset: ZSLDataset, context: RunContext | None = None
+    ) -> ClassEmbeddings:
         if self.path is None:
             raise ConfigError("semantics 'word_vectors' needs path= a GloVe or word2vec text file")
         ids = list(dataset.class_ids)

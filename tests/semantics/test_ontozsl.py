@@ -58,13 +58,13 @@ def test_entity_texts_labels_then_local_names(toy_kg):
 def test_ontozsl_on_toy_kg(toy_kg):
     ds = toy_dataset()
     enc = OntoZSL(mapping=16, dim=20, **FAST)
-    a = enc.encode(toy_kg, ds, progress=False)
+    a = enc.encode(toy_kg, ds)
     assert a.ids == ds.class_ids and a.matrix.shape == (len(TOY_CLASSES), 32)
     assert np.isfinite(a.matrix).all() and np.abs(a.matrix).max() <= 1.0  # tanh outputs
     for key in ("kge/mrr", "ontozsl/loss", "ontozsl/retrieval_mrr", "ontozsl/random_retrieval_mrr"):
         assert key in enc.metrics_ and np.isfinite(enc.metrics_[key])
     assert enc.metrics_["ontozsl/heldout_entities"] >= 1
-    b = OntoZSL(mapping=16, dim=20, **FAST).encode(toy_kg, ds, progress=False)
+    b = OntoZSL(mapping=16, dim=20, **FAST).encode(toy_kg, ds)
     np.testing.assert_array_equal(a.matrix, b.matrix)
     row = enc.entity_ids_.index("http://example.org/toy#cat")
     np.testing.assert_array_equal(a.matrix[0], enc.entity_embeddings_[row])
@@ -73,9 +73,9 @@ def test_ontozsl_on_toy_kg(toy_kg):
 def test_ontozsl_word_vectors_and_errors(toy_kg, word_vectors_params):
     ds = toy_dataset()
     enc = OntoZSL(text_encoder="word_vectors", word_vectors_path=word_vectors_params["path"], mapping=8, **FAST)
-    assert enc.encode(toy_kg, ds, progress=False).matrix.shape == (len(TOY_CLASSES), 16)
+    assert enc.encode(toy_kg, ds).matrix.shape == (len(TOY_CLASSES), 16)
     with pytest.raises(ConfigError, match="word_vectors_path"):
-        OntoZSL(text_encoder="word_vectors", **FAST).encode(toy_kg, ds, progress=False)
+        OntoZSL(text_encoder="word_vectors", **FAST).encode(toy_kg, ds)
     with pytest.raises(ConfigError, match="knowledge"):
         OntoZSL().encode(None, ds)
 
@@ -84,7 +84,7 @@ def test_ontozsl_on_the_real_awa2_ontology(shared_data):
     kg = KnowledgeGraph.from_files(shared_data / "ontozsl" / "AwA2" / "onto_file")
     ds = _dataset(_awa2_names(shared_data))  # killer+whale ... matched to wnid entities by their labels
     enc = OntoZSL(kge_epochs=30, epochs=40, batch_size=256)
-    emb = enc.encode(kg, ds, progress=False)
+    emb = enc.encode(kg, ds)
     assert emb.matrix.shape == (50, 200) and np.isfinite(emb.matrix).all()
     assert len({tuple(r) for r in emb.matrix.round(5)}) == 50  # every class its own vector
     m = enc.metrics_

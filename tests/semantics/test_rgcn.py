@@ -39,7 +39,7 @@ def _toy_triples(kg: KnowledgeGraph) -> tuple[torch.Tensor, int, int]:
 def test_aligned_finite_unit_class_embeddings_and_metrics(toy_kg, decomposition, num_bases):
     ds = toy_dataset()
     encoder = SEMANTICS.build("rgcn", decomposition=decomposition, num_bases=num_bases, **FAST)
-    emb = encoder.encode(toy_kg, ds, progress=False)
+    emb = encoder.encode(toy_kg, ds)
     assert emb.ids == ds.class_ids and emb.matrix.shape == (ds.num_classes, 16) and len(emb.columns) == 16
     assert np.isfinite(emb.matrix).all()
     np.testing.assert_allclose(np.linalg.norm(emb.matrix, axis=1), 1.0, rtol=1e-5)
@@ -49,7 +49,7 @@ def test_aligned_finite_unit_class_embeddings_and_metrics(toy_kg, decomposition,
     # the class rows are the node rows of the aligned IRIs
     cat = encoder.entity_ids_.index("http://example.org/toy#cat")
     raw = RGCNEncoder(normalize="none", decomposition=decomposition, num_bases=num_bases, **FAST)
-    raw_emb = raw.encode(toy_kg, ds, progress=False)
+    raw_emb = raw.encode(toy_kg, ds)
     np.testing.assert_allclose(raw_emb.matrix[ds.class_ids.index("cat")], encoder.entity_embeddings_[cat])
 
 
@@ -59,7 +59,7 @@ def test_same_seed_same_embeddings_and_global_rng_untouched(toy_kg):
     before = torch.rand(3)
     torch.manual_seed(123)
     a, b, c = (RGCNEncoder(seed=s, **FAST) for s in (0, 0, 1))
-    ea, eb, ec = (e.encode(toy_kg, ds, progress=False) for e in (a, b, c))
+    ea, eb, ec = (e.encode(toy_kg, ds) for e in (a, b, c))
     assert torch.equal(torch.rand(3), before)  # initialisation, negatives and dropout use their own RNGs
     np.testing.assert_array_equal(ea.matrix, eb.matrix)
     assert a.metrics_ == b.metrics_
@@ -68,8 +68,7 @@ def test_same_seed_same_embeddings_and_global_rng_untouched(toy_kg):
 
 def test_held_out_triples_are_not_message_edges(toy_kg):
     triples, n_nodes, n_rel = _toy_triples(toy_kg)
-    fit = fit_rgcn(triples, n_nodes, n_rel, hidden=8, epochs=2, valid_fraction=0.1, test_fraction=0.1, device="cpu",
-                   progress=False)  # fmt: skip
+    fit = fit_rgcn(triples, n_nodes, n_rel, hidden=8, epochs=2, valid_fraction=0.1, test_fraction=0.1, device="cpu")
     train, valid, test = split_triples(triples, 0.1, 0.1, seed=0)
     assert len(valid) and len(test)
     # every training triple and its inverse, nothing else
@@ -99,21 +98,21 @@ def test_message_graph_numbers_inverses_as_to_pyg(toy_kg):
 def test_early_stopping_and_errors(tmp_path: Path, toy_kg):
     ds = toy_dataset()
     stuck = RGCNEncoder(lr=0.0, epochs=200, eval_every=2, patience=2, hidden=8, dropout=0.0, device="cpu")
-    stuck.encode(toy_kg, ds, progress=False)
+    stuck.encode(toy_kg, ds)
     # evaluations at epochs 0 (best), 2 and 4 (no improvement twice) → stop after epoch 4
     assert stuck.metrics_["rgcn/epochs"] == 4 and stuck.metrics_["rgcn/best_epoch"] == 0
     assert stuck.metrics_["rgcn/mrr"] == stuck.metrics_["rgcn/random_mrr"]
     with pytest.raises(ConfigError, match="needs a knowledge source"):
         RGCNEncoder(**FAST).encode(None, ds)
     with pytest.raises(ConfigError, match="must divide hidden"):
-        RGCNEncoder(decomposition="block", num_bases=3, **FAST).encode(toy_kg, ds, progress=False)
+        RGCNEncoder(decomposition="block", num_bases=3, **FAST).encode(toy_kg, ds)
     with pytest.raises(DataError):
-        RGCNEncoder(namespace="http://elsewhere.org/", **FAST).encode(toy_kg, ds, progress=False)
+        RGCNEncoder(namespace="http://elsewhere.org/", **FAST).encode(toy_kg, ds)
     path = tmp_path / "okapi.ttl"
     path.write_text(TOY_TTL + 't:okapi a owl:Class ; rdfs:label "okapi" .\n', encoding="utf-8")
     kg = KnowledgeGraph.from_files(path)
     with pytest.raises(DataError, match="no triple to train on with relations has: .*okapi"):
-        RGCNEncoder(relations=["has"], **FAST).encode(kg, _dataset(["cat", "okapi"]), progress=False)
+        RGCNEncoder(relations=["has"], **FAST).encode(kg, _dataset(["cat", "okapi"]))
 
 
 def test_rgcn_on_the_kzsl_awa_kg_beats_the_untrained_model(shared_data: Path):
@@ -123,7 +122,7 @@ def test_rgcn_on_the_kzsl_awa_kg_beats_the_untrained_model(shared_data: Path):
     # full-batch steps, as in the paper: one message-passing pass per epoch
     encoder = RGCNEncoder(hidden=32, epochs=20, eval_every=10, batch_size=16384, lr=0.03, device="cpu")
     started = time.perf_counter()
-    emb = encoder.encode(kg, _dataset(wnids), progress=False)
+    emb = encoder.encode(kg, _dataset(wnids))
     seconds = time.perf_counter() - started
     assert emb.matrix.shape == (50, 32) and np.isfinite(emb.matrix).all()
     assert len({tuple(row) for row in emb.matrix.round(5).tolist()}) == 50  # 50 distinct class vectors
