@@ -180,6 +180,7 @@ class _Inputs:
     features: Any = None
     labels: Any = None
     semantics: Any = None
+    source: Any = None  # the dataset component (streams its test images where it has iter_test)
 
 
 def _load(cfg: dict[str, Any], ctx: RunContext, stage: _Stages) -> _Inputs:
@@ -187,7 +188,8 @@ def _load(cfg: dict[str, Any], ctx: RunContext, stage: _Stages) -> _Inputs:
 
     with stage("load dataset", "data"):
         d = dict(cfg["dataset"])
-        dataset = DATASETS.build(d.pop("name"), where="dataset", **d).load()
+        source = DATASETS.build(d.pop("name"), where="dataset", **d)
+        dataset = source.load()
     with stage("load knowledge"):
         kg, kg_files = None, []
         if cfg["knowledge"] is not None:
@@ -197,7 +199,7 @@ def _load(cfg: dict[str, Any], ctx: RunContext, stage: _Stages) -> _Inputs:
     with stage("encode class semantics", "semantics"):
         s = dict(cfg["semantics"])
         encoder = SEMANTICS.build(s.pop("name"), where="semantics", **s)
-        inputs = _Inputs(dataset, kg, kg_files, encoder, None, "off")
+        inputs = _Inputs(dataset, kg, kg_files, encoder, None, "off", source=source)
         inputs.embeddings, inputs.cache_state = _encode(cfg, inputs, dataset, ctx)
     device = ctx.torch_device
     inputs.features = torch.as_tensor(dataset.features, device=device)
@@ -297,6 +299,23 @@ def _report(dataset: Any, scores: tuple[np.ndarray, np.ndarray], gamma: float | 
     return evaluator.report(scores[0], y_seen, scores[1], y_unseen, gamma=gamma, hit_k=hit_k)
 
 
+def _streamed_hit_k(method: Any, source: Any, hit_k: Any, ctx: RunContext) -> dict[str, float]:
+    """Hit@k over every test-unseen image of a dataset that streams them (``iter_test``), else nothing.
+
+    The ImageNet-21K test sets are scored chunk by chunk against all classes
+    (:func:`kgzsl.evaluation.evaluate_streamed`): ``zsl/hit@k_micro`` / ``_macro`` and the "+1K"
+    ``gzsl/hit@k_micro`` / ``_macro``, whatever ``max_test_images_per_class`` capped in the loaded
+    test split (whose ``zsl/hit@k`` stays as computed on it).
+    """
+    if not hit_k or not hasattr(source, "iter_test"):
+        return {}
+    from kgzsl.evaluation import evaluate_streamed
+
+    out = evaluate_streamed(method, source, hit_k=hit_k, device=ctx.torch_device)
+    out["zsl/n_images_streamed"] = out.pop("zsl/n_images")
+    return out
+
+
 def _write_report(
     folder: Path, report: Any, metrics: dict[str, Any], table: str, title: str, ids: list[str], names: dict[str, str]
 ) -> None:
@@ -389,6 +408,7 @@ def run_experiment(
                     method = fit_method(final, task, ctx)
                 with stage("evaluate on test", "eval"):
                     report = _report(ds, _test_scores(method, inputs), gamma, cfg["eval"]["hit_k"])
+                    report.metrics.update(_streamed_hit_k(method, inputs.source, cfg["eval"]["hit_k"], ctx))
                 with stage("write run folder"):
                     result = _write_run(tmp, final, inputs, selection, report, method, gamma, stage, stem)
                     _write_meta(tmp, final, inputs, ctx, stem, selection, warnings, config_file, gamma)

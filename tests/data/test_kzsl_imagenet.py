@@ -303,3 +303,27 @@ def test_streamed_hit_at_k_over_class_files_of_the_real_schema(shared_data: Path
             np.testing.assert_allclose(
                 [got[f"{name}/hit@{k}_{average}"] for k in (1, 5)], list(want.values()), rtol=1e-12
             )
+
+
+def test_a_run_scores_every_test_image_streamed(tiny, tmp_path):
+    """A run on kzsl_imagenet adds Hit@k over every streamed test image to the capped split's metrics."""
+    from kgzsl.pipeline import run_experiment
+
+    ids = ["n00000003", "n00000001", "n00000006", "n00000008"]
+    np.savez(tmp_path / "sem.npz", matrix=np.eye(4, 5), ids=np.array(ids))
+    paths = {"root": tiny / "features", "split_file": tiny / "split.mat"}
+    paths |= {"seen_file": tiny / "seen.txt", "unseen_file": tiny / "unseen.txt"}
+    dataset = {"name": "kzsl_imagenet", **{k: str(v) for k, v in paths.items()}, "max_test_images_per_class": 1}
+    cfg = {
+        "dataset": {**dataset, "val_class_fraction": 0.5},
+        "semantics": {"name": "precomputed", "path": str(tmp_path / "sem.npz"), "key": "matrix", "ids": "ids"},
+        "method": {"name": "eszsl"},
+        "train": {"device": "cpu"},
+        "eval": {"hit_k": [1, 2], "calibrate": False},
+        "select": {},
+    }
+    m = run_experiment(cfg, stem="stream", out=tmp_path / "runs", progress=False).metrics
+    assert m["zsl/n_images_streamed"] == 4.0  # all of test_unseen (3 + 1), not the capped 2
+    for key in ("zsl/hit@1_micro", "zsl/hit@1_macro", "gzsl/hit@2_micro", "gzsl/hit@2_macro", "zsl/hit@1"):
+        assert 0.0 <= m[key] <= 1.0
+    assert m["zsl/hit@2_micro"] == m["zsl/hit@2_macro"] == 1.0  # 2 unseen candidates: top-2 always hits
