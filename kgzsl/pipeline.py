@@ -518,13 +518,15 @@ def evaluate_run(
     with ctx.activate():
         method, extra = load_component(model, device=ctx.torch_device)
         d = dict(cfg["dataset"])
-        dataset = DATASETS.build(d.pop("name"), where="dataset", **d).load()
+        source = DATASETS.build(d.pop("name"), where="dataset", **d)
+        dataset = source.load()
         _check_same_classes(dataset, extra, model)
         inputs = _Inputs(dataset, None, [], None, None, "off")
         import torch
 
         inputs.features = torch.as_tensor(dataset.features, device=ctx.torch_device)
         report = _report(dataset, _test_scores(method, inputs), extra.get("gamma"), cfg["eval"]["hit_k"])
+        report.metrics.update(_streamed_hit_k(method, source, cfg["eval"]["hit_k"], ctx))
     title, kind = _title(f"{run_dir} (evaluated)", dataset, cfg, cfg["train"]["seed"])
     row = {"method": cfg["method"]["name"], "semantics": cfg["semantics"]["name"], **report.metrics}
     table = format_table([row], f"Saved model of {run_dir} on {dataset.name}{kind} (test splits)")

@@ -307,7 +307,7 @@ def test_streamed_hit_at_k_over_class_files_of_the_real_schema(shared_data: Path
 
 def test_a_run_scores_every_test_image_streamed(tiny, tmp_path):
     """A run on kzsl_imagenet adds Hit@k over every streamed test image to the capped split's metrics."""
-    from kgzsl.pipeline import run_experiment
+    from kgzsl.pipeline import evaluate_run, run_experiment
 
     ids = ["n00000003", "n00000001", "n00000006", "n00000008"]
     np.savez(tmp_path / "sem.npz", matrix=np.eye(4, 5), ids=np.array(ids))
@@ -322,8 +322,14 @@ def test_a_run_scores_every_test_image_streamed(tiny, tmp_path):
         "eval": {"hit_k": [1, 2], "calibrate": False},
         "select": {},
     }
-    m = run_experiment(cfg, stem="stream", out=tmp_path / "runs", progress=False).metrics
+    run = run_experiment(cfg, stem="stream", out=tmp_path / "runs", progress=False)
+    m = run.metrics
     assert m["zsl/n_images_streamed"] == 4.0  # all of test_unseen (3 + 1), not the capped 2
     for key in ("zsl/hit@1_micro", "zsl/hit@1_macro", "gzsl/hit@2_micro", "gzsl/hit@2_macro", "zsl/hit@1"):
         assert 0.0 <= m[key] <= 1.0
     assert m["zsl/hit@2_micro"] == m["zsl/hit@2_macro"] == 1.0  # 2 unseen candidates: top-2 always hits
+    # kgzsl evaluate RUN_DIR streams the same images through the saved model
+    again = evaluate_run(run.run_dir, progress=False).metrics
+    assert {k: again[k] for k in m if "_micro" in k or "_macro" in k} == {
+        k: m[k] for k in m if "_micro" in k or "_macro" in k
+    }
