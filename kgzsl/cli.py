@@ -176,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     except KGZSLError as e:
-        print(f"kgzsl: error: {e}", file=sys.stderr)
+        # one line whatever the message quotes (a file's text, a multi-line query)
+        message = " ".join(str(e).split("\n"))
+        print(f"kgzsl: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("kgzsl: interrupted; nothing was written", file=sys.stderr)
