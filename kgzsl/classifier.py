@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from kgzsl.context import current_context
-from kgzsl.methods.base import fit_context, mask_candidates, seeded
+from kgzsl.context import current_context, fit_context, seeded
 from kgzsl.registry import CLASSIFIERS, Component
+from kgzsl.utils import mask_candidates
 
 if TYPE_CHECKING:
     from kgzsl.context import RunContext

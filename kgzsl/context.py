@@ -30,7 +30,16 @@ from typing import Any
 
 from kgzsl.errors import ConfigError
 
-__all__ = ["RunContext", "current_context", "progress_bar", "check_device", "derive_seed"]
+__all__ = [
+    "RunContext",
+    "active_context",
+    "current_context",
+    "fit_context",
+    "seeded",
+    "progress_bar",
+    "check_device",
+    "derive_seed",
+]
 
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 
@@ -154,3 +163,49 @@ def _make_bar(iterable: Iterable[Any] | None, enabled: bool, **kwargs: Any) -> A
 def progress_bar(iterable: Iterable[Any] | None = None, context: RunContext | None = None, **kwargs: Any) -> Any:
     """A tqdm bar honouring ``context`` (or the active run's) progress setting."""
     return _make_bar(iterable, current_context(context).progress, **kwargs)
+
+
+def active_context() -> RunContext | None:
+    """The context of the run in progress (:meth:`RunContext.activate`), or ``None`` outside any run."""
+    return _CURRENT.get()
+
+
+def fit_context(context: RunContext | None, own_device: str | None, data_device: Any) -> tuple[RunContext, Any]:
+    """The run context and the device a component's ``fit`` works on.
+
+    The device is the component's own explicit ``device``, else the run's: the ``context``
+    passed to ``fit`` or the active run's (:meth:`RunContext.activate`). Called outside any
+    run (a notebook, a unit test), with neither, it is the device the data already lives on,
+    so that ``fit`` never moves a user's CPU tensors to a GPU they did not ask for.
+
+    Returns:
+        ``(context, torch.device)``; the context is the one given, the active one, or a default
+        one (seed 0, progress on) whose device is ``data_device``.
+    """
+    import torch
+
+    ctx = context if context is not None else active_context()
+    if ctx is None:
+        data_device = torch.device(data_device)
+        ctx = RunContext(device=str(data_device))
+    return ctx, ctx.device_for(own_device)
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: Any = None) -> Iterator[None]:
+    """Seed torch's generators inside the block, leaving the caller's random streams as they were.
+
+    Every random choice of a component's ``fit`` (initialisation, shuffling, dropout, sampling)
+    draws from torch's global generators; forking them makes ``fit`` a function of its seed
+    alone, whatever ran before it.
+
+    Args:
+        seed: the component's seed (``context.seed_for(self.seed)``).
+        device: the device the component works on; a CUDA device's generator is forked too.
+    """
+    import torch
+
+    devices = [device] if device is not None and torch.device(device).type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(int(seed))
+        yield

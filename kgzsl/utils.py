@@ -7,9 +7,19 @@ import os
 import random
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["resolve_device", "seed_everything", "sha256_file", "atomic_write_text", "atomic_write_bytes"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "mask_candidates",
+    "resolve_device",
+    "seed_everything",
+    "sha256_file",
+    "atomic_write_text",
+    "atomic_write_bytes",
+]
 
 
 def resolve_device(device: str = "auto") -> Any:
@@ -63,3 +73,33 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def mask_candidates(scores: torch.Tensor, candidates: torch.Tensor, num_classes: int | None = None) -> torch.Tensor:
+    """Scores in the global class space with ``-inf`` for every class outside ``candidates``.
+
+    The one place where kgzsl masks non-candidate classes: every method and shared classifier
+    returns its ``decision_function`` through it, so that a class a method was not fitted to
+    score can never win an ``argmax``.
+
+    Args:
+        scores: ``[N, C]`` scores of all classes (``num_classes`` ``None``), or ``[N, K]``
+            scores of the candidates only, in the order of ``candidates`` (``num_classes`` given).
+        candidates: ``[K]`` int64 global indices of the classes that may be scored.
+        num_classes: size ``C`` of the global class space when ``scores`` holds only the candidates.
+
+    Returns:
+        ``[N, C]`` scores on ``scores``' device and dtype (a new tensor); ``-inf`` outside ``candidates``.
+    """
+    import torch
+
+    candidates = candidates.to(scores.device).long().flatten()
+    if num_classes is None:
+        out = torch.full_like(scores, float("-inf"))
+        out[:, candidates] = scores[:, candidates]
+        return out
+    if scores.shape[1] != candidates.numel():
+        raise ValueError(f"mask_candidates: {scores.shape[1]} score columns for {candidates.numel()} candidates")
+    out = torch.full((scores.shape[0], int(num_classes)), float("-inf"), dtype=scores.dtype, device=scores.device)
+    out[:, candidates] = scores
+    return out

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from kgzsl.context import fit_context, seeded
 from kgzsl.registry import Component
+from kgzsl.utils import mask_candidates
 
 if TYPE_CHECKING:
     import torch
@@ -16,79 +16,6 @@ if TYPE_CHECKING:
     from kgzsl.knowledge.store import KnowledgeGraph
 
 __all__ = ["ZSLTask", "ZSLMethod", "mask_candidates", "seeded", "fit_context"]
-
-
-def fit_context(context: RunContext | None, own_device: str | None, data_device: Any) -> tuple[RunContext, Any]:
-    """The run context and the device a component's ``fit`` works on.
-
-    The device is the component's own explicit ``device``, else the run's: the ``context``
-    passed to ``fit`` or the active run's (:meth:`RunContext.activate`). Called outside any
-    run (a notebook, a unit test), with neither, it is the device the data already lives on,
-    so that ``fit`` never moves a user's CPU tensors to a GPU they did not ask for.
-
-    Returns:
-        ``(context, torch.device)``; the context is the one given, the active one, or a default
-        one (seed 0, progress on) whose device is ``data_device``.
-    """
-    import torch
-
-    from kgzsl.context import _CURRENT, RunContext
-
-    ctx = context if context is not None else _CURRENT.get()
-    if ctx is None:
-        data_device = torch.device(data_device)
-        ctx = RunContext(device=str(data_device))
-    return ctx, ctx.device_for(own_device)
-
-
-def mask_candidates(scores: torch.Tensor, candidates: torch.Tensor, num_classes: int | None = None) -> torch.Tensor:
-    """Scores in the global class space with ``-inf`` for every class outside ``candidates``.
-
-    The one place where kgzsl masks non-candidate classes: every method and shared classifier
-    returns its ``decision_function`` through it, so that a class a method was not fitted to
-    score can never win an ``argmax``.
-
-    Args:
-        scores: ``[N, C]`` scores of all classes (``num_classes`` ``None``), or ``[N, K]``
-            scores of the candidates only, in the order of ``candidates`` (``num_classes`` given).
-        candidates: ``[K]`` int64 global indices of the classes that may be scored.
-        num_classes: size ``C`` of the global class space when ``scores`` holds only the candidates.
-
-    Returns:
-        ``[N, C]`` scores on ``scores``' device and dtype (a new tensor); ``-inf`` outside ``candidates``.
-    """
-    import torch
-
-    candidates = candidates.to(scores.device).long().flatten()
-    if num_classes is None:
-        out = torch.full_like(scores, float("-inf"))
-        out[:, candidates] = scores[:, candidates]
-        return out
-    if scores.shape[1] != candidates.numel():
-        raise ValueError(f"mask_candidates: {scores.shape[1]} score columns for {candidates.numel()} candidates")
-    out = torch.full((scores.shape[0], int(num_classes)), float("-inf"), dtype=scores.dtype, device=scores.device)
-    out[:, candidates] = scores
-    return out
-
-
-@contextlib.contextmanager
-def seeded(seed: int, device: Any = None) -> Iterator[None]:
-    """Seed torch's generators inside the block, leaving the caller's random streams as they were.
-
-    Every random choice of a component's ``fit`` (initialisation, shuffling, dropout, sampling)
-    draws from torch's global generators; forking them makes ``fit`` a function of its seed
-    alone, whatever ran before it.
-
-    Args:
-        seed: the component's seed (``context.seed_for(self.seed)``).
-        device: the device the component works on; a CUDA device's generator is forked too.
-    """
-    import torch
-
-    devices = [device] if device is not None and torch.device(device).type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(int(seed))
-        yield
 
 
 @dataclass
