@@ -78,10 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     from kgzsl import tables
     from kgzsl.data import cli as data_cli
     from kgzsl.knowledge import cli as kg_cli
+    from kgzsl.semantics import cli as cache_cli
 
     kg_cli.add_parser(sub, _Parser)
     data_cli.add_parser(sub, _Parser)
     tables.add_parser(sub, _Parser)
+    cache_cli.add_parser(sub, _Parser)
     return parser
 
 
@@ -173,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
             from kgzsl import tables
 
             return tables.run(args)
+        if args.command == "cache":
+            from kgzsl.semantics import cli as cache_cli
+
+            return cache_cli.run(args)
         parser.print_help()
         return 0
     except KGZSLError as e:

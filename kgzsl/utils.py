@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import random
 import tempfile
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "mask_candidates",
+    "quiet_import",
     "resolve_device",
     "seed_everything",
     "sha256_file",
@@ -103,3 +106,16 @@ def mask_candidates(scores: torch.Tensor, candidates: torch.Tensor, num_classes:
     out = torch.full((scores.shape[0], int(num_classes)), float("-inf"), dtype=scores.dtype, device=scores.device)
     out[:, candidates] = scores
     return out
+
+
+def quiet_import(module: str) -> Any:
+    """Import ``module`` without the library warnings its first import emits.
+
+    ``torch_geometric``'s import calls ``torch.jit.script``, which torch ≥ 2.9 answers with a
+    ``FutureWarning`` (`` `torch.jit.script` is deprecated``) meant for torch_geometric's
+    developers, not for kgzsl's users: that warning (and nothing else) is filtered, and only
+    while importing.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=FutureWarning)
+        return importlib.import_module(module)

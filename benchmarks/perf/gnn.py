@@ -171,6 +171,7 @@ def main() -> None:
     add("gnn.dgp_epoch", nnz, ours, plain, "baseline: plain torch sparse CSR, same matrices (ratio = baseline / kgzsl)")
     rows.append([date, host, "gnn.dgp_hop_masks", n, nnz, f"{build:.3f}", "", "", "ancestor/descendant hop masks, K=4"])
 
+    from kgzsl.context import RunContext
     from kgzsl.knowledge.store import KnowledgeGraph
     from kgzsl.knowledge.views import to_pyg
     from kgzsl.semantics.kge import fit_kge
@@ -178,7 +179,7 @@ def main() -> None:
     view = to_pyg(KnowledgeGraph.from_files(Path(shared) / "kzsl" / "KG" / "KG-AwA.ttl"))
     triples = torch.stack([view.edge_index[0], view.edge_type, view.edge_index[1]], dim=1)
     common = dict(model="transe", dim=100, batch_size=1024, valid_fraction=0.0, test_fraction=0.0)
-    common.update(eval_every=10**6, device="cpu", progress=False)
+    common.update(eval_every=10**6, device="cpu", context=RunContext(progress=False))
 
     def fit(epochs: int) -> float:
         return timed(lambda: fit_kge(triples, view.num_nodes, view.num_relations, epochs=epochs, **common))

@@ -148,7 +148,9 @@ class GraphView:
 
     def to_data(self) -> Data:
         """A ``torch_geometric.data.Data(edge_index, edge_type, num_nodes)``."""
-        from torch_geometric.data import Data
+        from kgzsl.utils import quiet_import
+
+        Data = quiet_import("torch_geometric.data").Data  # noqa: N806
 
         return Data(edge_index=self.edge_index, edge_type=self.edge_type, num_nodes=self.num_nodes)
 
@@ -309,7 +311,10 @@ def to_hetero(
         The ``torch_geometric.data.HeteroData``.
     """
     import torch
-    from torch_geometric.data import HeteroData
+
+    from kgzsl.utils import quiet_import
+
+    HeteroData = quiet_import("torch_geometric.data").HeteroData  # noqa: N806
 
     view = to_pyg(kg, graph=graph, node_order=node_order)
     src, dst = view.edge_index.numpy()

@@ -34,7 +34,9 @@ class _RGCNCompatibility(torch.nn.Module):
         proj_dim: int,
         dropout: float,
     ) -> None:
-        from torch_geometric.nn import RGCNConv
+        from kgzsl.utils import quiet_import
+
+        RGCNConv = quiet_import("torch_geometric.nn").RGCNConv  # noqa: N806
 
         super().__init__()
         self.num_classes = int(class_inputs.shape[0])

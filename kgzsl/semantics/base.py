@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
-import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kgzsl.registry import Component
+from kgzsl.utils import quiet_import
 
 if TYPE_CHECKING:
     from kgzsl.context import RunContext
@@ -52,19 +51,6 @@ def normalize_rows(matrix: np.ndarray, how: str) -> np.ndarray:
     if how == "zscore":
         return (matrix - matrix.mean(0)) / np.maximum(matrix.std(0), 1e-6)
     raise ValueError(f"unknown normalisation {how!r}; valid: none, l2, zscore")
-
-
-def quiet_import(module: str) -> Any:
-    """Import ``module`` without the library warnings its first import emits.
-
-    ``torch_geometric``'s import calls ``torch.jit.script``, which torch ≥ 2.9 answers with a
-    ``FutureWarning`` (`` `torch.jit.script` is deprecated``) meant for torch_geometric's
-    developers, not for kgzsl's users: that warning (and nothing else) is filtered, and only
-    while importing.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=FutureWarning)
-        return importlib.import_module(module)
 
 
 class SemanticEncoder(Component):

@@ -187,9 +187,11 @@ def class_texts(
             )
         lang = _language_filter(language)
         iris = align_classes(kg, class_ids, namespace=namespace)
+        # texts are read from the whole KG a setting was selected from (K-ZSL keeps labels
+        # in triples a setting may drop), as class alignment does
         head = f"SELECT ?c ?l WHERE {{ VALUES ?c {{ {_values(iris)} }} "
         if texts == "label":
-            rows = kg.query(head + f"?c rdfs:label ?l . FILTER(isLiteral(?l)) {lang} }}")
+            rows = kg.lookup.query(head + f"?c rdfs:label ?l . FILTER(isLiteral(?l)) {lang} }}")
             per_class = _group(rows, iris, split_commas=True)
             source = "rdfs:label in the knowledge graph"
         elif texts == "literals":
@@ -197,11 +199,11 @@ def class_texts(
             if relations is not None:
                 predicates = f"VALUES ?p {{ {_values([kg.resolve_relation(r) for r in relations])} }} "
             strings = 'FILTER(isLiteral(?l) && (lang(?l) != "" || datatype(?l) = xsd:string))'
-            rows = kg.query(head + predicates + f"?c ?p ?l . {strings} {lang} }}")
+            rows = kg.lookup.query(head + predicates + f"?c ?p ?l . {strings} {lang} }}")
             per_class = _group(rows, iris)
             source = "string literals" + (f" of {', '.join(relations)}" if relations is not None else "")
         elif texts == "documents":
-            rows = kg.query(head + f"?c <{_DESCRIPTION}> ?l . FILTER(isLiteral(?l)) {lang} }}")
+            rows = kg.lookup.query(head + f"?c <{_DESCRIPTION}> ?l . FILTER(isLiteral(?l)) {lang} }}")
             per_class = _group(rows, iris)
             source = "kgzsl:description literals in the knowledge graph"
         else:
