@@ -244,6 +244,28 @@ def _resolve_settings(section: str, spec: Any) -> dict[str, Any]:
     return out
 
 
+def _check_knowledge(resolved: dict[str, Any]) -> None:
+    """Components that read the knowledge graph need a knowledge source (checked before any work)."""
+    knowledge = resolved.get("knowledge")
+    empty = knowledge is None or (knowledge.get("name") == "files" and knowledge.get("paths") in ([], ""))
+    if not empty:
+        return
+    for section in ("semantics", "method"):
+        spec = resolved.get(section)
+        if spec is None:
+            continue
+        cls = REGISTRIES[section].get(spec["name"])
+        needs = cls.requires_knowledge
+        hook = getattr(cls, "needs_knowledge", None)
+        if callable(hook):
+            needs = bool(hook(spec))
+        if needs:
+            raise ConfigError(
+                f"{section}: {spec['name']} reads a knowledge graph, and the config has no knowledge source; "
+                "add e.g. knowledge: {name: files, paths: [FILE.ttl]}"
+            )
+
+
 def resolve(config: dict[str, Any], warnings: list[str] | None = None) -> dict[str, Any]:
     """Check every section and key (types and value ranges) and fill in all defaults.
 
@@ -273,6 +295,7 @@ def resolve(config: dict[str, Any], warnings: list[str] | None = None) -> dict[s
             resolved[section] = _resolve_settings(section, config.get(section))
         elif section != "select":
             resolved[section] = _resolve_component(section, config.get(section))
+    _check_knowledge(resolved)
     method = REGISTRIES["method"].get(resolved["method"]["name"])
     if resolved["classifier"] is not None and not getattr(method, "uses_classifier", False):
         warnings.append(

@@ -195,6 +195,21 @@ def check_value_ranges(params: dict[str, Any], where: str) -> None:
             break
 
 
+def check_files(cls: type, params: dict[str, Any], where: str) -> None:
+    """One :class:`ConfigError` for the first of ``cls.file_params`` that names a missing path."""
+    import os
+    from pathlib import Path
+
+    for key in getattr(cls, "file_params", ()):
+        value = params.get(key)
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for item in values:
+            if not isinstance(item, (str, os.PathLike)) or str(item).startswith("embedded:") or str(item) == "":
+                continue
+            if not Path(item).expanduser().exists():
+                raise ConfigError(f"{where}.{key}: {item}: no such file or folder")
+
+
 class Component:
     """Mixin of registered components: ``get_params()`` and a ``repr`` from the constructor's arguments.
 
@@ -207,6 +222,12 @@ class Component:
     """
 
     registry_name: str = ""
+    #: parameters naming input files or folders that must exist when given (``None`` and
+    #: ``embedded:NAME`` are not checked); checked with the config, before any work
+    file_params: tuple[str, ...] = ()
+    #: the component reads the run's knowledge graph: a config without a ``knowledge`` source
+    #: (or with ``paths: []``) is refused before any work
+    requires_knowledge: bool = False
 
     def get_params(self) -> dict[str, Any]:
         """The constructor arguments, as stored."""
@@ -366,6 +387,8 @@ class Registry:
             except ConfigError as e:
                 message = str(e)
                 raise ConfigError(message if message.startswith(where) else f"{where}: {message}") from None
+
+        check_files(self.get(name), {**self.defaults(name), **params}, where)
 
     def build(self, name: str, /, where: str | None = None, **params: Any) -> Any:
         """Build the component ``name`` with ``params``, checked against its constructor first."""

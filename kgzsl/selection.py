@@ -262,9 +262,9 @@ class Selection:
         keys = list(self.chosen.point)
         cols = [("ZSL T1", "zsl/top1"), ("H", "gzsl/h"), ("H (CS)", "gzsl_cs/h")]
         lines = [
-            f"**Selection on the validation split (by {self.by}; {len(self.scores)} points)**",
+            f"**Selection on the validation split (by {self.by}; {len(self.scores)} points; val classes as unseen)**",
             "",
-            "| " + " | ".join([*keys, *(c for c, _ in cols), ""]) + " |",
+            "| " + " | ".join([*keys, *(c for c, _ in cols), "choice"]) + " |",
             "|" + "|".join(["---:"] * (len(keys) + len(cols)) + ["---"]) + "|",
         ]
         for i, s in enumerate(self.scores):

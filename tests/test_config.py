@@ -197,3 +197,45 @@ def test_check_value_ranges_of_every_default():
     for section, registry in REGISTRIES.items():
         for name in registry.names():
             check_value_ranges(registry.defaults(name), f"{section}.{name}")  # defaults are valid
+
+
+def test_missing_input_files_fail_at_resolve(tmp_path):
+    from kgzsl.config import resolve
+    from kgzsl.errors import ConfigError
+
+    base = {
+        "dataset": {"name": "synthetic_kg"},
+        "knowledge": {"name": "files", "paths": [str(tmp_path / "missing.ttl")]},
+        "semantics": {"name": "kg_attributes"},
+        "method": {"name": "eszsl"},
+    }
+    with pytest.raises(ConfigError, match=r"^knowledge\.paths: .*missing\.ttl: no such file or folder$"):
+        resolve(base)
+    base["knowledge"]["paths"] = "embedded:animals"
+    base["dataset"]["ontology"] = str(tmp_path / "nope.ttl")
+    with pytest.raises(ConfigError, match=r"^dataset\.ontology: .*nope\.ttl: no such file or folder$"):
+        resolve(base)
+    (tmp_path / "nope.ttl").write_text("", encoding="utf-8")
+    assert resolve(base)["dataset"]["ontology"] == str(tmp_path / "nope.ttl")
+
+
+@pytest.mark.parametrize("knowledge", [None, {"name": "files", "paths": []}])
+def test_components_that_read_the_kg_need_a_knowledge_source(knowledge):
+    from kgzsl.config import resolve
+    from kgzsl.errors import ConfigError
+
+    config = {"dataset": {"name": "synthetic_kg"}, "semantics": {"name": "kge"}, "method": {"name": "eszsl"}}
+    if knowledge is not None:
+        config["knowledge"] = knowledge
+    with pytest.raises(ConfigError, match=r"^semantics: kge reads a knowledge graph"):
+        resolve(config)
+    # text from class names needs no KG; text from labels does
+    config["semantics"] = {"name": "sentence", "texts": "name"}
+    resolve(config)
+    config["semantics"] = {"name": "sentence", "texts": "label"}
+    with pytest.raises(ConfigError, match=r"^semantics: sentence reads a knowledge graph"):
+        resolve(config)
+    config["semantics"] = {"name": "dataset"}
+    config["method"] = {"name": "rgcn_zsl"}
+    with pytest.raises(ConfigError, match=r"^method: rgcn_zsl reads a knowledge graph"):
+        resolve(config)

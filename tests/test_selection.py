@@ -125,7 +125,9 @@ def test_select_best_maximises_the_chosen_figure_and_ties_go_first():
     assert flat["select/method.alpha"] == 2.0 and flat["select/score"] == 0.7
     assert flat["select/grid/method.alpha=1/val/zsl/top1"] == 0.5 and len(flat) == 2 + 3 * 3
     table = chosen.table()
-    assert "| method.alpha | ZSL T1 | H | H (CS) |  |" in table and "| 2 | 70.00 | 10.00 | 10.00 | chosen |" in table
+    assert (
+        "| method.alpha | ZSL T1 | H | H (CS) | choice |" in table and "| 2 | 70.00 | 10.00 | 10.00 | chosen |" in table
+    )
 
 
 def test_run_selects_on_validation_and_records_the_grid(tmp_path: Path):
@@ -144,7 +146,10 @@ def test_run_selects_on_validation_and_records_the_grid(tmp_path: Path):
     config = yaml.safe_load((result.run_dir / "config.yaml").read_text())
     assert (config["method"]["alpha"], config["method"]["beta"]) == best  # the refitted model's values
     md = (result.run_dir / "results.md").read_text()
-    assert "Selection on the validation split (by zsl_top1; 6 points)" in md and md.count("chosen |") == 1
+    assert (
+        "Selection on the validation split (by zsl_top1; 6 points; val classes as unseen)" in md
+        and md.count("chosen |") == 1
+    )
     meta = json.loads((result.run_dir / "meta.json").read_text())
     assert meta["selected"] == {"method.alpha": best[0], "method.beta": best[1]} and meta["select_by"] == "zsl_top1"
 

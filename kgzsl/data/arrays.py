@@ -182,6 +182,8 @@ class ArrayDataset(Component):
             in a config, ``name`` is the registered dataset, ``name: arrays``).
     """
 
+    file_params = ("features", "classes", "seen", "unseen", "labels", "splits")
+
     #: its files are the user's: the contract test builds it with the parameters of this fixture
     needs_fixture = "arrays_params"
 

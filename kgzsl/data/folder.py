@@ -86,6 +86,8 @@ class ImageFolder(Component):
             splits are part of the data's identity, so runs of any seed compare on the same ones.
     """
 
+    file_params = ("root",)
+
     #: the contract test needs a real folder of images: it builds this dataset with the
     #: parameters returned by the fixture of this name
     needs_fixture = "image_folder_params"

@@ -138,6 +138,8 @@ class KZSLImageNet(Component):
             (``hops2`` + ``hops3``) or ``all`` (+ ``rest``).
     """
 
+    file_params = ("root",)
+
     needs_shared_data = True  # the default split and class lists are under $KGZSL_SHARED_DATA
     #: no machine here has the image features: the contract test builds it with the parameters
     #: of this fixture (small feature files of the real schema beside the real split files)

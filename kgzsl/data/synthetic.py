@@ -117,6 +117,8 @@ class SyntheticKG(Component):
             identity; the run's seed is separate).
     """
 
+    file_params = ("ontology", "split")
+
     def __init__(
         self,
         ontology: str = "embedded:animals",
@@ -308,6 +310,8 @@ class SyntheticBenchmark(Component):
         seed: seed of the class sizes, the hidden generator and the splits: the data's identity,
             not the run's seed (``train.seed``), so runs of any seed compare on the same data.
     """
+
+    file_params = ("root",)
 
     #: its default ``root`` reads ``$KGZSL_SHARED_DATA`` (tests request the ``shared_data`` fixture)
     needs_shared_data = True

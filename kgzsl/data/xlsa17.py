@@ -119,6 +119,8 @@ class XLSA17(Component):
             must not change while the dataset is in use.
     """
 
+    file_params = ("root",)
+
     needs_shared_data = True  # the default root is $KGZSL_SHARED_DATA/xlsa17
     #: no machine here has the image features: the contract test builds it with the parameters
     #: of this fixture (small feature files of the real schema beside the real split files)

@@ -54,6 +54,8 @@ class KnowledgeFiles(_Selecting):
     graph refuse with a clear error.
     """
 
+    file_params = ("paths",)
+
     def __init__(
         self,
         paths: list[str] | str = "embedded:animals",
@@ -166,6 +168,8 @@ class KZSLKnowledge(_Selecting):
         construct: a SPARQL CONSTRUCT applied last.
         prefixes: ``{name: namespace IRI}`` for the files' prefixed names.
     """
+
+    file_params = ("root", "path")
 
     #: its default ``root`` is read from ``$KGZSL_SHARED_DATA``
     needs_shared_data = True

@@ -135,6 +135,8 @@ class RGCNZSL(ZSLMethod):
             stand in.
     """
 
+    requires_knowledge = True
+
     uses_classifier: ClassVar[bool] = False
     #: fit needs ``task.knowledge`` (the contract test gives it the toy KG)
     needs_knowledge: ClassVar[bool] = True

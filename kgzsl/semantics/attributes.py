@@ -36,6 +36,8 @@ class KGAttributes(SemanticEncoder):
         namespace: match the dataset's classes only to entities in this namespace.
     """
 
+    requires_knowledge = True
+
     def __init__(
         self,
         relations: list[str] | None = None,

@@ -321,6 +321,9 @@ class _WeightPredictor(SemanticEncoder):
     subclass's ``default_hidden``, resolved when encoding (constructors only store).
     """
 
+    requires_knowledge = True
+    file_params = ("word_vectors_path",)
+
     relations: list[str] | None = None
     inputs: Literal["sentence", "word_vectors"] = "sentence"
     word_vectors_path: str | None = None

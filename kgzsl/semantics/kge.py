@@ -420,6 +420,8 @@ class KGEmbedding(SemanticEncoder, KGESettings):
         returns: ``[C, dim]`` (TransE, DistMult) or ``[C, 2·dim]`` (ComplEx, RotatE).
     """
 
+    requires_knowledge = True
+
     seed: int | None = None
     device: str | None = None
     relations: list[str] | None = None

@@ -163,6 +163,9 @@ class OntoZSL(SemanticEncoder):
         returns: ``[C, 2·mapping]`` = ``[S ; T]``.
     """
 
+    requires_knowledge = True
+    file_params = ("word_vectors_path",)
+
     def __init__(
         self,
         dim: int = 100,
@@ -433,6 +436,8 @@ class PrecomputedEmbeddings(SemanticEncoder):
     Shapes:
         returns: ``[C, d]``, ``d`` the file's columns.
     """
+
+    file_params = ("path",)
 
     #: the contract test builds it from a fixture of this name (a tiny ``.npy`` and ids file)
     needs_fixture = "precomputed_params"

@@ -357,6 +357,8 @@ class RGCNEncoder(SemanticEncoder, RGCNSettings):
         returns: ``[C, hidden]``.
     """
 
+    requires_knowledge = True
+
     seed: int | None = None
     device: str | None = None
     relations: list[str] | None = None

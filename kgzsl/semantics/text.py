@@ -264,6 +264,14 @@ class _TextEncoder(SemanticEncoder, TextOptions):
     ``normalize``: ``l2`` (unit rows), ``zscore`` (standardised columns) or ``none``.
     """
 
+    @classmethod
+    def needs_knowledge(cls, params: dict) -> bool:
+        """Labels and literals come from the KG; names and a documents file do not."""
+        texts = params.get("texts", "name")
+        return texts in ("label", "literals") or (texts == "documents" and params.get("documents") is None)
+
+    file_params = ("documents",)
+
     normalize: Literal["l2", "zscore", "none"] = "l2"
 
     def _class_texts(self, kg: KnowledgeGraph | None, dataset: ZSLDataset) -> list[list[str]]:
@@ -613,6 +621,8 @@ class WordVectors(_TextEncoder):
             :class:`TextOptions`).
         normalize: ``l2`` (unit rows), ``zscore`` (standardised columns) or ``none``.
     """
+
+    file_params = ("documents", "path")
 
     #: the contract test builds it from a fixture of this name (a tiny GloVe file)
     needs_fixture = "word_vectors_params"

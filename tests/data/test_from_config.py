@@ -290,12 +290,24 @@ def _readme_datasets_section() -> str:
     return text[text.index("## Datasets") : text.index("\n## ", text.index("## Datasets") + 5)]
 
 
-def test_the_readme_dataset_sections_are_valid_configs():
+def test_the_readme_dataset_sections_are_valid_configs(tmp_path: Path, monkeypatch):
     blocks = re.findall(r"```yaml\n(.*?)```", _readme_datasets_section(), flags=re.S)
     sections = [
         yaml.safe_load(line)["dataset"] for b in blocks for line in b.splitlines() if line.startswith("dataset:")
     ]
     assert {s["name"] for s in sections} >= {"xlsa17", "kzsl_imagenet", "synthetic_benchmark", "synthetic_kg"}
+    # the README's folders are the user's download folders: configs check that they exist
+    monkeypatch.chdir(tmp_path)
+    for section in sections:
+        for key in DATASETS.get(section["name"]).file_params:
+            value = section.get(key)
+            if isinstance(value, str) and not value.startswith("embedded:"):
+                target = tmp_path / value
+                if key == "root":
+                    target.mkdir(parents=True, exist_ok=True)
+                else:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.touch()
     for section in sections:
         params = {k: v for k, v in section.items() if k != "name"}
         DATASETS.check_params(section["name"], params, where="dataset")
