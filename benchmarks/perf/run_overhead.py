@@ -77,6 +77,11 @@ def _bare_fit(cfg: dict[str, Any]) -> float:
     fit_idx, v_seen = holdout_seen_images(ds.labels, ds.splits["train"], cfg["eval"]["val_seen_fraction"], 0)
     v_unseen = ds.splits["val"]
     task = ZSLTask(x[fit_idx], y[fit_idx], s, t(ds.train_classes), t(ds.val_classes), kg, list(ds.class_ids))
+    # the validation images a method may choose its own settings on (a generative method's
+    # classifier epochs), as the run gives them
+    v_all = np.concatenate([v_seen, v_unseen])
+    task.val_features, task.val_labels, task.select_by = x[v_all], y[v_all], cfg["eval"]["select_by"]
+    task.synthetic_features = bool(getattr(ds, "synthetic", False))
     val = Evaluator(ds.num_classes, ds.train_classes, ds.val_classes)
     best = None
     for point in grid_points(cfg["select"]):
@@ -85,9 +90,10 @@ def _bare_fit(cfg: dict[str, Any]) -> float:
         gamma = val.calibrate(ss, ds.labels[v_seen], su, ds.labels[v_unseen])
         h = val.evaluate(ss, ds.labels[v_seen], su, ds.labels[v_unseen])["gzsl/h"]
         if best is None or h > best[0]:
-            best = (h, point, gamma)
+            best = (h, {**point, **(getattr(m, "selected_", None) or {})}, gamma)
     tv = ds.splits["trainval"]
     task = ZSLTask(x[tv], y[tv], s, t(ds.seen), t(ds.unseen), kg, list(ds.class_ids))
+    task.synthetic_features = bool(getattr(ds, "synthetic", False))
     m = fit(apply_point(cfg, best[1]), task)
     ts, tu = ds.splits["test_seen"], ds.splits["test_unseen"]
     test = Evaluator(ds.num_classes, ds.seen, ds.unseen)
