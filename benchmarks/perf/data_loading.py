@@ -31,25 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from results_file import machine, record, today
-
-
-def _status_bytes(field: str) -> int:
-    """``VmRSS`` (resident now) or ``VmHWM`` (its peak) of this process, from /proc/self/status."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no {field} in /proc/self/status (Linux only)")
-
-
-def _reset_peak() -> None:
-    # "5" resets the peak resident size (Linux >= 4.0); without it the peak still counts from exec
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
+from results_file import machine, record, reset_peak, status_bytes, today
 
 
 def write_inputs(folder: Path, n: int, d: int, seed: int = 0) -> int:
@@ -130,12 +112,12 @@ def run_case(case: str, folder: Path) -> dict[str, Any]:
     }
     # the peak of this process's own memory (VmHWM), not ru_maxrss: on Linux a child's ru_maxrss
     # also carries the parent's resident size at fork time across exec
-    _reset_peak()
-    before = _status_bytes("VmRSS")
+    reset_peak()
+    before = status_bytes("VmRSS")
     t = time.perf_counter()
     x = cases[case]()
     seconds = time.perf_counter() - t
-    peak = _status_bytes("VmHWM")
+    peak = status_bytes("VmHWM")
     return {"seconds": seconds, "peak_bytes": peak - before, "shape": list(x.shape), "sum": float(x[:100].sum())}
 
 

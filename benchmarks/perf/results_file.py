@@ -38,3 +38,21 @@ def record(rows: list[list[Any]]) -> None:
         if new:
             w.writerow(HEADER)
         w.writerows(rows)
+
+
+def status_bytes(field: str) -> int:
+    """``VmRSS`` (resident now) or ``VmHWM`` (its peak) of this process, from /proc/self/status."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no {field} in /proc/self/status (Linux only)")
+
+
+def reset_peak() -> None:
+    """Reset the peak resident size (``VmHWM``; Linux >= 4.0); without it the peak counts from exec."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass

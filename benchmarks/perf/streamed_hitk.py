@@ -29,27 +29,9 @@ import subprocess
 import sys
 import time
 
-from results_file import machine, record, today
+from results_file import machine, record, reset_peak, status_bytes, today
 
 SEEN = 1000  # ImageNet-21K: the 1K ILSVRC 2012 classes; the rest are the test classes
-
-
-def _status_bytes(field: str) -> int:
-    """``VmRSS`` (resident now) or ``VmHWM`` (its peak) of this process, from /proc/self/status."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no {field} in /proc/self/status (Linux only)")
-
-
-def _reset_peak() -> None:
-    # "5" resets the peak resident size (Linux >= 4.0)
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
 
 
 def one(n: int, c: int, d: int, chunk: int, threads: int) -> dict[str, float]:
@@ -64,8 +46,8 @@ def one(n: int, c: int, d: int, chunk: int, threads: int) -> dict[str, float]:
     candidates = {"zsl": torch.arange(SEEN, c).numpy(), "gzsl": torch.arange(c).numpy()}
     acc = StreamedHitAtK(c, candidates, ks=(1, 2, 5, 10, 20))
     floor = kgzsl = 0.0
-    _reset_peak()
-    base = _status_bytes("VmRSS")
+    reset_peak()
+    base = status_bytes("VmRSS")
     with torch.no_grad():
         for start in range(0, n, chunk):
             b = min(chunk, n - start)
@@ -83,8 +65,8 @@ def one(n: int, c: int, d: int, chunk: int, threads: int) -> dict[str, float]:
     return {
         "floor_s": floor,
         "kgzsl_s": kgzsl,
-        "peak_growth_mb": (_status_bytes("VmHWM") - base) / 2**20,
-        "peak_mb": _status_bytes("VmHWM") / 2**20,
+        "peak_growth_mb": (status_bytes("VmHWM") - base) / 2**20,
+        "peak_mb": status_bytes("VmHWM") / 2**20,
         "weights_mb": c * d * 4 / 2**20,
     }
 
