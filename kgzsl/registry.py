@@ -346,11 +346,19 @@ class Registry:
         return {k: p.default for k, p in self.parameters(name).items() if p.default is not inspect.Parameter.empty}
 
     def type_hints(self, name: str) -> dict[str, Any]:
+        """The constructor's type hints. A dataclass component's generated ``__init__`` sees only
+        its own module, so fields inherited from a base in another module are resolved on the
+        class (each base in its own module)."""
         cls = self.get(name)
         try:
             return typing.get_type_hints(cls.__init__)
+        except Exception:
+            pass
+        try:
+            hints = typing.get_type_hints(cls)
         except Exception:  # unresolvable forward references: skip type checks
             return {}
+        return {k: v for k, v in hints.items() if k in self.parameters(name)}
 
     def check_params(self, name: str, params: dict[str, Any], where: str | None = None) -> None:
         """Raise one :class:`ConfigError` if ``params`` don't fit ``name``'s constructor.

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import torch
 
-from kgzsl.methods.bilinear import BilinearRankingMethod, FeatureNorm
+from kgzsl.methods.bilinear import BilinearRankingMethod
 from kgzsl.registry import METHODS
 
 __all__ = ["ALE", "warp_loss", "rank_weights", "softmax_loss"]
@@ -64,6 +65,7 @@ def softmax_loss(scores: torch.Tensor, targets: torch.Tensor, margin: float = 0.
 
 
 @METHODS.register("ale")
+@dataclass(repr=False, eq=False)
 class ALE(BilinearRankingMethod):
     """ALE: Akata et al., "Label-Embedding for Image Classification", TPAMI 2016.
 
@@ -112,31 +114,7 @@ class ALE(BilinearRankingMethod):
 
     default_select: ClassVar[dict[str, list]] = {"lr": [1e-3, 1e-2, 1e-1], "epochs": [10, 50]}
 
-    def __init__(
-        self,
-        loss: Literal["warp", "softmax"] = "warp",
-        margin: float = 1.0,
-        epochs: int = 50,
-        lr: float = 1e-2,
-        batch_size: int = 64,
-        optimizer: Literal["adam", "sgd"] = "adam",
-        weight_decay: float = 0.0,
-        normalize_features: FeatureNorm = "l2",
-        normalize_semantics: bool = True,
-        seed: int | None = None,
-        device: str | None = None,
-    ) -> None:
-        self.loss = loss
-        self.margin = margin
-        self.epochs = epochs
-        self.lr = lr
-        self.batch_size = batch_size
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.normalize_features = normalize_features
-        self.normalize_semantics = normalize_semantics
-        self.seed = seed
-        self.device = device
+    loss: Literal["warp", "softmax"] = "warp"
 
     def ranking_loss(self, scores: torch.Tensor, targets: torch.Tensor, margin: float) -> torch.Tensor:
         if self.loss == "softmax":

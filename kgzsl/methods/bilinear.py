@@ -9,7 +9,8 @@ the parts they share, so that each method's file is its loss and its paper.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
 
@@ -97,12 +98,13 @@ def train_bilinear(
     return w.detach()
 
 
+@dataclass(repr=False, eq=False)
 class BilinearRankingMethod(ZSLMethod):
     """Base of DeViSE, ALE and SJE: a bilinear map ``W`` trained with a ranking loss.
 
-    Subclasses set :attr:`name` and :meth:`ranking_loss`, and store in their constructor at
-    least ``normalize_features``, ``normalize_semantics``, ``margin``, ``epochs``, ``lr``,
-    ``batch_size``, ``optimizer``, ``weight_decay``, ``seed`` and ``device``.
+    The shared hyper-parameters are written once, here, as dataclass fields (the constructor
+    only stores them); subclasses add their own fields, may give a field another default, and
+    implement :meth:`ranking_loss`.
 
     Attributes (after ``fit``):
         W_: ``[D, d]`` float32 compatibility matrix.
@@ -111,20 +113,20 @@ class BilinearRankingMethod(ZSLMethod):
         candidates_: ``[K]`` the classes scored (``task.candidates``).
     """
 
-    uses_classifier = False
+    uses_classifier: ClassVar[bool] = False
     #: score by cosine between ``xᵀW`` and ``s_c`` instead of the bilinear ``xᵀ W s_c``
-    cosine_scores: bool = False
+    cosine_scores: ClassVar[bool] = False
 
-    normalize_features: str
-    normalize_semantics: bool
-    margin: float
-    epochs: int
-    lr: float
-    batch_size: int
-    optimizer: str
-    weight_decay: float
-    seed: int | None
-    device: str | None
+    margin: float = 1.0
+    epochs: int = 50
+    lr: float = 1e-2
+    batch_size: int = 64
+    optimizer: Literal["adam", "sgd"] = "adam"
+    weight_decay: float = 0.0
+    normalize_features: FeatureNorm = "l2"
+    normalize_semantics: bool = True
+    seed: int | None = None
+    device: str | None = None
 
     def ranking_loss(self, scores: torch.Tensor, targets: torch.Tensor, margin: float) -> torch.Tensor:
         """Per-sample loss ``[B]`` of scores ``[B, Z]`` over the seen classes."""

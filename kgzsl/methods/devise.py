@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import torch
 
-from kgzsl.methods.bilinear import BilinearRankingMethod, FeatureNorm
+from kgzsl.methods.bilinear import BilinearRankingMethod
 from kgzsl.registry import METHODS
 
 __all__ = ["DeViSE", "hinge_rank_loss"]
@@ -29,6 +30,7 @@ def hinge_rank_loss(scores: torch.Tensor, targets: torch.Tensor, margin: float =
 
 
 @METHODS.register("devise")
+@dataclass(repr=False, eq=False)
 class DeViSE(BilinearRankingMethod):
     """DeViSE: Frome et al., "DeViSE: A Deep Visual-Semantic Embedding Model", NIPS 2013.
 
@@ -89,31 +91,8 @@ class DeViSE(BilinearRankingMethod):
         "margin": [0.1, 1.0],
     }
 
-    def __init__(
-        self,
-        margin: float = 0.1,
-        epochs: int = 50,
-        lr: float = 1e-2,
-        batch_size: int = 64,
-        optimizer: Literal["adam", "sgd"] = "adam",
-        weight_decay: float = 0.0,
-        similarity: Literal["cosine", "dot"] = "cosine",
-        normalize_features: FeatureNorm = "l2",
-        normalize_semantics: bool = True,
-        seed: int | None = None,
-        device: str | None = None,
-    ) -> None:
-        self.margin = margin
-        self.epochs = epochs
-        self.lr = lr
-        self.batch_size = batch_size
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.similarity = similarity
-        self.normalize_features = normalize_features
-        self.normalize_semantics = normalize_semantics
-        self.seed = seed
-        self.device = device
+    margin: float = 0.1
+    similarity: Literal["cosine", "dot"] = "cosine"
 
     @property
     def cosine_scores(self) -> bool:  # type: ignore[override]

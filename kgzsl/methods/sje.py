@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
-from kgzsl.methods.bilinear import BilinearRankingMethod, FeatureNorm
+from kgzsl.methods.bilinear import BilinearRankingMethod
 from kgzsl.registry import METHODS
 
 __all__ = ["SJE", "structured_hinge_loss"]
@@ -30,6 +31,7 @@ def structured_hinge_loss(scores: torch.Tensor, targets: torch.Tensor, margin: f
 
 
 @METHODS.register("sje")
+@dataclass(repr=False, eq=False)
 class SJE(BilinearRankingMethod):
     """SJE: Akata et al., "Evaluation of Output Embeddings for Fine-Grained Image Classification", CVPR 2015.
 
@@ -77,30 +79,6 @@ class SJE(BilinearRankingMethod):
     """
 
     default_select: ClassVar[dict[str, list]] = {"lr": [1e-3, 1e-2, 1e-1], "epochs": [10, 50]}
-
-    def __init__(
-        self,
-        margin: float = 1.0,
-        epochs: int = 50,
-        lr: float = 1e-2,
-        batch_size: int = 64,
-        optimizer: Literal["adam", "sgd"] = "adam",
-        weight_decay: float = 0.0,
-        normalize_features: FeatureNorm = "l2",
-        normalize_semantics: bool = True,
-        seed: int | None = None,
-        device: str | None = None,
-    ) -> None:
-        self.margin = margin
-        self.epochs = epochs
-        self.lr = lr
-        self.batch_size = batch_size
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.normalize_features = normalize_features
-        self.normalize_semantics = normalize_semantics
-        self.seed = seed
-        self.device = device
 
     def ranking_loss(self, scores: torch.Tensor, targets: torch.Tensor, margin: float) -> torch.Tensor:
         return structured_hinge_loss(scores, targets, margin)
