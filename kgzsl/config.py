@@ -67,12 +67,16 @@ class TrainSettings:
         cache: reuse class embeddings computed before from the same inputs (see
             :mod:`kgzsl.semantics.cache`).
         cache_dir: the cache folder; ``$KGZSL_CACHE`` or ``~/.cache/kgzsl`` by default.
+        checkpoint_every: save a resumable training state (models, optimisers, random
+            states) every this many epochs inside the staged run, for ``kgzsl run --resume``;
+            0 turns checkpoints off. They are removed when the run finishes.
     """
 
     seed: int = 0
     device: str = "auto"
     cache: bool = True
     cache_dir: str | None = None
+    checkpoint_every: int = 1
 
 
 @dataclass
@@ -236,6 +240,8 @@ def _resolve_settings(section: str, spec: Any) -> dict[str, Any]:
         out["device"] = check_device(out["device"], "train.device")
         if out["seed"] < 0:
             raise ConfigError(f"train.seed: expected a value ≥ 0, got {out['seed']}")
+        if out["checkpoint_every"] < 0:
+            raise ConfigError(f"train.checkpoint_every: expected a value ≥ 0, got {out['checkpoint_every']}")
     if section == "eval":
         if not 0 < out["val_seen_fraction"] < 1:
             raise ConfigError(f"eval.val_seen_fraction: expected a value in (0, 1), got {out['val_seen_fraction']}")

@@ -66,12 +66,19 @@ class RunContext:
         device: ``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``.
         progress: show progress bars (``--no-progress`` turns every bar off, inner ones too).
         workdir: a folder a component may write scratch files or checkpoints to (``None``: none).
+        checkpoints: the folder of this fit's per-epoch training state (``None``: none kept).
+            The pipeline gives every fit of a run its own folder inside the staged run, so
+            that ``kgzsl run --resume`` continues an interrupted fit where it stopped; see
+            :class:`kgzsl.methods.generative.TrainingLoop`.
+        checkpoint_every: save the training state every this many epochs (``train.checkpoint_every``).
     """
 
     seed: int = 0
     device: str = "auto"
     progress: bool = True
     workdir: Path | None = None
+    checkpoints: Path | None = None
+    checkpoint_every: int = 1
 
     def __post_init__(self) -> None:
         check_device(self.device)

@@ -5,8 +5,10 @@ Everything here is small enough for a unit test to train a method in well under 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,6 +41,9 @@ __all__ = [
     "check_classifier",
     "check_encoder",
     "check_roundtrip",
+    "check_resume",
+    "interrupt_after",
+    "Interrupted",
     "torch_equal",
     "mirror_test_module",
     "untested_components",
@@ -400,6 +405,86 @@ def _context(seed: int = 0) -> Any:
     from kgzsl.context import RunContext
 
     return RunContext(seed=seed, device="cpu", progress=False)
+
+
+class Interrupted(BaseException):
+    """Raised by :func:`interrupt_after` in place of a kill (a ``BaseException``, like Ctrl-C)."""
+
+
+@contextlib.contextmanager
+def interrupt_after(epochs: int) -> Iterator[None]:
+    """Inside the block, the first resumable training loop to save its ``epochs``-th epoch raises :class:`Interrupted`.
+
+    Simulates a kill right after a checkpoint (see
+    :class:`kgzsl.methods.generative.TrainingLoop`); the loop's state file is complete.
+    """
+    from kgzsl.methods.generative import TrainingLoop
+
+    def hook(loop: Any, done: int) -> None:
+        if done >= epochs:
+            TrainingLoop.after_save = None
+            raise Interrupted(f"{loop.stage}: interrupted after epoch {done}")
+
+    TrainingLoop.after_save = hook
+    try:
+        yield
+    finally:
+        TrainingLoop.after_save = None
+
+
+def check_resume(build: Any, task: Any, folder: str | Path, epochs: int = 1, seed: int = 0) -> dict[str, Any]:
+    """A fit interrupted after ``epochs`` saved epochs and fitted again equals an uninterrupted fit.
+
+    Fits ``build()`` on ``task`` three times on CPU with checkpoints under ``folder``: once
+    uninterrupted, once stopped by :func:`interrupt_after` and once more in the same
+    checkpoint folder (which must resume, not restart). The scores of the features of
+    ``task`` and the training logs must be identical.
+
+    Returns:
+        ``{"resumed_at": epoch, "stage": name}`` of the resumed loop.
+    """
+    from kgzsl.context import RunContext
+    from kgzsl.methods.generative import TrainingLoop
+    from kgzsl.registry import CLASSIFIERS
+
+    folder = Path(folder)
+
+    def fit(where: Path) -> Any:
+        method = build()
+        classifier = CLASSIFIERS.build("softmax") if method.uses_classifier else None
+        ctx = RunContext(seed=seed, device="cpu", progress=False, checkpoints=where)
+        return method.fit(task, classifier=classifier, context=ctx)
+
+    whole = fit(folder / "whole")
+    interrupted = False
+    try:
+        with interrupt_after(epochs):
+            fit(folder / "resumed")
+    except Interrupted:
+        interrupted = True
+    _require(interrupted, f"no resumable training loop reached epoch {epochs} (use _training_loop)")
+    starts: list[tuple[str, int]] = []
+    original = TrainingLoop._restore
+
+    def spy(loop: Any) -> int:
+        start = original(loop)
+        starts.append((loop.stage, start))
+        return start
+
+    TrainingLoop._restore = spy  # type: ignore[method-assign]
+    try:
+        resumed = fit(folder / "resumed")
+    finally:
+        TrainingLoop._restore = original  # type: ignore[method-assign]
+    _require(any(start > 0 for _, start in starts), "the second fit did not resume from the checkpoint")
+    _require(whole.train_log_ == resumed.train_log_, "the resumed fit's training log differs")
+    x = task.features
+    _require(
+        torch_equal(whole.decision_function(x).cpu(), resumed.decision_function(x).cpu()),
+        "the resumed fit's scores differ from the uninterrupted fit's",
+    )
+    stage, start = next((st, s0) for st, s0 in starts if s0 > 0)
+    return {"resumed_at": start, "stage": stage}
 
 
 def check_method(build: Any, folder: str | Path, margin: float | None = None, seed: int = 0) -> dict[str, float]:

@@ -18,7 +18,7 @@ def test_resolve_fills_every_default():
     assert cfg["dataset"]["n_features"] == 256 and cfg["dataset"]["ontology"] == "embedded:animals"
     assert cfg["method"]["name"] == "eszsl" and "alpha" in cfg["method"]
     assert cfg["knowledge"] is None and cfg["classifier"] is None
-    assert cfg["train"] == {"seed": 0, "device": "auto", "cache": True, "cache_dir": None}
+    assert cfg["train"] == {"seed": 0, "device": "auto", "cache": True, "cache_dir": None, "checkpoint_every": 1}
     assert cfg["eval"]["calibrate"] is True and cfg["eval"]["select_by"] == "gzsl_h"
     assert cfg["select"] == {"method.alpha": list(range(-3, 4)), "method.beta": list(range(-3, 4))}  # ESZSL's grid
 

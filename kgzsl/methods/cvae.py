@@ -135,9 +135,10 @@ class CVAE(GenerativeMethod):
         warmup_steps = self.kl_warmup * steps_per_epoch
         self.encoder_.train()
         self.decoder_.train()
-        step = 0
-        bar = self._epochs(context, self.epochs, "cvae")
-        for epoch in bar:
+        state = {"encoder": self.encoder_, "decoder": self.decoder_, "optimizer": optimizer}
+        loop = self._training_loop(context, "generator", self.epochs, state, desc="cvae")
+        loop.extra["step"] = 0
+        for epoch in loop:
             order = torch.randperm(n, device=device)
             totals = torch.zeros(2, device=device)
             for start in range(0, n, self.batch_size):
@@ -147,15 +148,16 @@ class CVAE(GenerativeMethod):
                 z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
                 recon = (self.decoder_(z, ab) - xb).pow(2).sum(1).mean()
                 kl = -0.5 * (1.0 + logvar - mu.pow(2) - logvar.exp()).sum(1).mean()
+                step = loop.extra["step"]
                 warm = min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else 1.0
                 loss = recon + warm * self.kl_weight * kl
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 totals += torch.stack([recon.detach(), kl.detach()]) * len(idx)
-                step += 1
+                loop.extra["step"] = step + 1
             recon_mean, kl_mean = (totals / n).tolist()
-            self._log(bar, "generator", epoch + 1, recon=recon_mean, kl=kl_mean)
+            self._log(loop, "generator", epoch + 1, recon=recon_mean, kl=kl_mean)
         self.encoder_.eval()
         self.decoder_.eval()
 

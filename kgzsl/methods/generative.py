@@ -53,7 +53,8 @@ import copy
 import csv
 import dataclasses
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,7 +64,150 @@ from kgzsl.classifier import SoftmaxClassifier
 from kgzsl.context import RunContext, derive_seed
 from kgzsl.methods.base import ZSLMethod, ZSLTask, fit_context, seeded
 
-__all__ = ["GenerativeMethod", "two_sample_accuracy", "validation_score", "write_train_log", "plot_tsne"]
+__all__ = [
+    "GenerativeMethod",
+    "TrainingLoop",
+    "two_sample_accuracy",
+    "validation_score",
+    "write_train_log",
+    "plot_tsne",
+]
+
+#: format tag of a training-state checkpoint (see :class:`TrainingLoop`)
+CHECKPOINT_FORMAT = "kgzsl-training-state/1"
+
+
+class TrainingLoop:
+    """An epoch loop whose state is saved after every epoch and restored on resume.
+
+    A method writes each of its training loops as::
+
+        loop = self._training_loop(context, "generator", self.epochs, desc="f_clswgan",
+                                   state={"G": self.generator_, "opt_g": opt_g, ...})
+        for epoch in loop:          # 0-based; a resumed fit starts at the saved epoch
+            ...                     # one epoch
+            self._log(loop, "generator", epoch + 1, loss_g=..., loss_d=...)
+
+    When ``context.checkpoints`` is a folder (the pipeline gives each fit of a run its own,
+    inside the staged run), the loop writes ``<stage>.pt`` there after every
+    ``context.checkpoint_every``-th epoch and after the last one: the ``state_dict`` of every
+    object in ``state`` (modules, optimisers; ``torch.Generator`` states), torch's CPU and CUDA
+    random states, NumPy's and Python's, the method's ``train_log_`` so far and the mutable
+    dict :attr:`extra` (a step counter, a warm-up weight: whatever the loop carries from one
+    epoch to the next). On entering the loop a matching checkpoint is restored, so a fit
+    killed at epoch ``k`` and run again continues at ``k`` and ends bit-identical to an
+    uninterrupted fit; a checkpoint of the whole loop skips it. A checkpoint made with other
+    settings (the method's parameters, the data's shape, the number of epochs) is ignored.
+    Files are written atomically (a kill mid-write leaves the previous epoch's).
+
+    Attributes:
+        extra: loop-carried values saved with the state (set before or inside the loop).
+        start: the epoch the loop (re)started at.
+    """
+
+    #: testing hook: called with the number of epochs saved so far after each save
+    #: (:func:`kgzsl.testing.interrupt_after` raises from it to simulate a kill)
+    after_save: Any = None
+
+    def __init__(
+        self,
+        method: GenerativeMethod,
+        context: RunContext,
+        stage: str,
+        epochs: int,
+        state: dict[str, Any],
+        desc: str | None = None,
+        key: Any = None,
+    ) -> None:
+        self.method, self.context, self.stage, self.epochs = method, context, stage, int(epochs)
+        self.state = state
+        self.desc = desc or f"{method.registry_name} {stage}"
+        self.extra: dict[str, Any] = {}
+        self.start = 0
+        self.bar: Any = None
+        folder = context.checkpoints
+        self.path = None if folder is None or context.checkpoint_every <= 0 else Path(folder) / f"{stage}.pt"
+        self.key = repr((method.registry_name, sorted(method.get_params().items()), stage, self.epochs, key))
+
+    # ---------------------------------------------------------------- iteration
+    def __iter__(self) -> Iterator[int]:
+        self.start = self._restore()
+        self.bar = self.context.bar(
+            range(self.start, self.epochs), desc=self.desc, unit="epoch", initial=self.start, total=self.epochs
+        )
+        every = max(1, int(self.context.checkpoint_every))
+        for epoch in self.bar:
+            yield epoch
+            done = epoch + 1
+            if self.path is not None and (done % every == 0 or done == self.epochs):
+                self._save(done)
+                if TrainingLoop.after_save is not None:
+                    TrainingLoop.after_save(self, done)
+
+    def set_postfix(self, values: dict[str, Any], refresh: bool = False) -> None:
+        """Show ``values`` on the progress bar (what :meth:`GenerativeMethod._log` calls)."""
+        if self.bar is not None and hasattr(self.bar, "set_postfix"):
+            self.bar.set_postfix(values, refresh=refresh)
+
+    # ---------------------------------------------------------------- state
+    @staticmethod
+    def _get(obj: Any) -> Any:
+        return obj.get_state() if isinstance(obj, torch.Generator) else obj.state_dict()
+
+    @staticmethod
+    def _set(obj: Any, value: Any) -> None:
+        if isinstance(obj, torch.Generator):
+            obj.set_state(value)
+        else:
+            obj.load_state_dict(value)
+
+    def _save(self, done: int) -> None:
+        import os
+        import random
+
+        assert self.path is not None
+        payload = {
+            "format": CHECKPOINT_FORMAT,
+            "key": self.key,
+            "epoch": done,
+            "state": {name: self._get(obj) for name, obj in self.state.items()},
+            "extra": copy.deepcopy(self.extra),
+            "train_log": copy.deepcopy(self.method.train_log_),
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None,
+                "numpy": np.random.get_state(),
+                "python": random.getstate(),
+            },
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        torch.save(payload, tmp)
+        os.replace(tmp, self.path)
+
+    def _restore(self) -> int:
+        import random
+
+        if self.path is None or not self.path.is_file():
+            return 0
+        try:
+            payload = torch.load(self.path, map_location="cpu", weights_only=False)
+        except Exception:  # a damaged file (a full disk): train from the start
+            return 0
+        if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT or payload["key"] != self.key:
+            return 0
+        for name, obj in self.state.items():
+            self._set(obj, payload["state"][name])
+        self.extra.clear()
+        self.extra.update(payload["extra"])
+        self.method.train_log_[:] = payload["train_log"]
+        rng = payload["rng"]
+        torch.set_rng_state(rng["torch"])
+        if rng["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        np.random.set_state(rng["numpy"])
+        random.setstate(rng["python"])
+        return int(payload["epoch"])
 
 
 def validation_score(
@@ -327,14 +471,43 @@ class GenerativeMethod(ZSLMethod):
         return self.generate(self.semantics_[classes], int(n_per_class), generator)
 
     def _epochs(self, context: RunContext, epochs: int, desc: str) -> Any:
-        """A progress bar over ``epochs`` (epoch, losses and ETA; silent when the run's progress is off)."""
+        """A progress bar over ``epochs`` (epoch, losses and ETA; silent when the run's progress is off).
+
+        Not resumable: write training loops with :meth:`_training_loop`.
+        """
         return context.bar(range(int(epochs)), desc=desc, unit="epoch")
+
+    def _training_loop(
+        self,
+        context: RunContext,
+        stage: str,
+        epochs: int,
+        state: dict[str, Any],
+        desc: str | None = None,
+        key: Any = None,
+    ) -> TrainingLoop:
+        """A resumable epoch loop over ``epochs`` with a progress bar (see :class:`TrainingLoop`).
+
+        Args:
+            context: the fit's context (``context.checkpoints``: where the state goes).
+            stage: the loop's name (``generator``, ``pretrain``...), unique within the method.
+            epochs: the number of epochs.
+            state: the objects whose state the loop saves and restores: modules, optimisers,
+                ``torch.Generator`` s (create them before the loop).
+            desc: the progress bar's label (default: the method's name and ``stage``).
+            key: anything else a checkpoint must match to be restored (the data's shape is
+                added by the base).
+        """
+        shape = tuple(getattr(self, "_fit_shape", ()))
+        return TrainingLoop(self, context, stage, epochs, state, desc=desc, key=(shape, key))
 
     def _log(self, bar: Any, stage: str, epoch: int, **values: float) -> None:
         """Record one epoch's ``values`` in ``train_log_`` and show them on ``bar``."""
         row = {"stage": stage, "epoch": int(epoch), **{k: float(v) for k, v in values.items()}}
         self.train_log_.append(row)
-        if bar is not None and hasattr(bar, "set_postfix"):
+        if isinstance(bar, TrainingLoop):
+            bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()})
+        elif bar is not None and hasattr(bar, "set_postfix"):
             bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
 
     def _generator_for(self, seed: int, *names: object, device: Any) -> torch.Generator:
@@ -366,6 +539,8 @@ class GenerativeMethod(ZSLMethod):
         self.train_log_: list[dict[str, Any]] = []
         self.selected_: dict[str, Any] = {}
         self.metrics_: dict[str, float] = {}
+        # what a resumable loop's checkpoint must match besides the method's parameters
+        self._fit_shape = (*features.shape, *semantics.shape, len(task.seen), len(task.unseen), seed)
         with seeded(seed, device):
             self._fit_scaler(features)
             self.semantics_ = semantics

@@ -190,3 +190,42 @@ def test_run_applies_the_epochs_chosen_on_validation_and_never_shows_test_images
     assert json.loads((run / "meta.json").read_text())["selected"] == {"classifier.epochs": int(epochs)}
     for name in ("train_log.csv", "train_log.png", "tsne.png"):
         assert (run / name).is_file()
+
+
+def test_an_interrupted_fit_resumes_from_its_checkpoint_and_ends_identical(tmp_path: Path):
+    from kgzsl.testing import check_resume
+
+    task = toy_task()
+    info = check_resume(lambda: CVAE(epochs=4, n_synthetic=20, fidelity=False), task, tmp_path, epochs=2)
+    assert info == {"resumed_at": 2, "stage": "generator"}
+    assert (tmp_path / "resumed" / "generator.pt").is_file()
+
+
+def test_a_finished_loop_is_skipped_and_other_settings_ignore_the_checkpoint(tmp_path: Path):
+    from kgzsl.methods.generative import TrainingLoop
+
+    task = toy_task()
+    ctx = RunContext(seed=0, device="cpu", progress=False, checkpoints=tmp_path)
+    first = CVAE(epochs=3, n_synthetic=20, fidelity=False).fit(task, context=ctx)
+    starts = []
+    original = TrainingLoop._restore
+
+    def spy(loop):
+        starts.append(original(loop))
+        return starts[-1]
+
+    TrainingLoop._restore = spy
+    try:
+        again = CVAE(epochs=3, n_synthetic=20, fidelity=False).fit(task, context=ctx)
+        other = CVAE(epochs=3, n_synthetic=20, fidelity=False, lr=5e-4).fit(task, context=ctx)
+    finally:
+        TrainingLoop._restore = original
+    assert starts == [3, 0]  # the whole loop restored; another lr trains from the start
+    assert torch.equal(first.decision_function(task.features), again.decision_function(task.features))
+    assert not torch.equal(first.decision_function(task.features), other.decision_function(task.features))
+
+
+def test_checkpoint_every_zero_writes_nothing(tmp_path: Path):
+    ctx = RunContext(seed=0, device="cpu", progress=False, checkpoints=tmp_path / "c", checkpoint_every=0)
+    CVAE(epochs=2, n_synthetic=10, fidelity=False).fit(toy_task(), context=ctx)
+    assert not (tmp_path / "c").exists()
