@@ -15,7 +15,11 @@ so :class:`GenerativeMethod` owns it and a method only writes its generator:
 * optionally ``classifier_features(x)``: the features the classifier reads, computed from
   scaled real or synthetic features (identity by default). tf-VAEGAN's ``[x; decoder hidden]``,
   CE-GZSL's embedding space and CADA-VAE's latent space are such transforms; the base applies
-  it to the real, the synthetic and the scored features alike.
+  it to the real, the synthetic and the scored features alike;
+* optionally ``classifier_training_set(x, labels, unseen, generator)``: the classifier's
+  training features and labels (by default the real seen plus ``n_synthetic`` synthetic
+  features per unseen class, through ``classifier_features``). CADA-VAE overrides it: its
+  classifier learns on latent samples of the seen images and of the unseen semantics.
 
 The base then (in :meth:`GenerativeMethod.fit`):
 
@@ -441,6 +445,26 @@ class GenerativeMethod(ZSLMethod):
         """
         return x
 
+    @torch.no_grad()
+    def classifier_training_set(
+        self, x: torch.Tensor, labels: torch.Tensor, unseen: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The shared classifier's training features (in its space) and their global labels.
+
+        Here: :meth:`classifier_features` of the real seen features ``x`` and of
+        :meth:`synthetic_per_class` synthetic features per unseen class, drawn from
+        ``generator``. Override where the paper builds the set otherwise (CADA-VAE: latent
+        samples of the seen images and of the unseen classes' semantics).
+
+        Shapes:
+            x: ``[N, D]`` scaled seen features; labels: ``[N]``; unseen: ``[U]`` global indices.
+            returns: ``([M, D'], [M])``.
+        """
+        n_synthetic = self.synthetic_per_class()
+        synthetic = self.synthesize(unseen, n_synthetic, generator)
+        features = self.classifier_features(torch.cat([x, synthetic]))
+        return features, torch.cat([labels, unseen.repeat_interleave(n_synthetic)])
+
     # ---------------------------------------------------------------- shared machinery
     def transform(self, features: torch.Tensor) -> torch.Tensor:
         """Min-max scale ``features`` with the training statistics (not clipped: test features
@@ -548,11 +572,7 @@ class GenerativeMethod(ZSLMethod):
             scaled = dataclasses.replace(task, features=x, labels=labels, semantics=semantics)
             self.fit_generator(scaled, ctx)
             g = self._generator_for(seed, "synthesize", device=device)
-            n_synthetic = self.synthetic_per_class()
-            synthetic = self.synthesize(unseen, n_synthetic, g)
-            with torch.no_grad():
-                train_x = self.classifier_features(torch.cat([x, synthetic]))
-        train_y = torch.cat([labels, unseen.repeat_interleave(n_synthetic)])
+            train_x, train_y = self.classifier_training_set(x, labels, unseen, g)
         self.classifier_ = SoftmaxClassifier() if classifier is None else classifier
         on_epoch, finish = self._epoch_selection(task, device)
         # the classifier trains on this method's device unless its own device says otherwise
