@@ -44,7 +44,14 @@ from kgzsl.knowledge.formats.attributes import (
     load_json,
 )
 
-__all__ = ["read_documents", "read_documents_dir", "read_class_json", "looks_like_attributes"]
+__all__ = [
+    "read_documents",
+    "read_documents_dir",
+    "read_class_json",
+    "looks_like_attributes",
+    "texts_from_json",
+    "texts_from_dir",
+]
 
 _RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 _RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
@@ -82,7 +89,15 @@ def _triples(
             yield node, description, literal
 
 
-def _texts_from_json(path: Path, data: Any) -> dict[str, list[str]]:
+def texts_from_json(path: Path, data: Any) -> dict[str, list[str]]:
+    """``{class: [texts]}`` of parsed JSON ``{class: text}`` or ``{class: [texts]}`` (blank texts dropped).
+
+    Shared with :func:`kgzsl.language.documents.read_documents`.
+
+    Raises:
+        DataError: not a non-empty object, a value that is not a text or a list of texts, or a
+            class without text (``file: class 'name' ...``).
+    """
     if not isinstance(data, dict) or not data:
         raise DataError(f"{path}: expected a non-empty JSON object {{class: [texts]}}")
     texts: dict[str, list[str]] = {}
@@ -130,7 +145,7 @@ def _json_documents(
     namespace: str | None = None,
     class_namespace: str | None = None,
 ) -> Iterator[Triple]:
-    yield from _triples(path, _texts_from_json(path, data), language, namespace, class_namespace)
+    yield from _triples(path, texts_from_json(path, data), language, namespace, class_namespace)
 
 
 @register_format(
@@ -159,6 +174,14 @@ def read_documents_dir(
         DataError: no matching files, a file that is not UTF-8, or an empty one (naming the class).
     """
     path = Path(path)
+    yield from _triples(path, texts_from_dir(path, pattern, split_lines), language, namespace, class_namespace)
+
+
+def texts_from_dir(path: Path, pattern: str = "*.txt", split_lines: bool = False) -> dict[str, list[str]]:
+    """``{file stem: [texts]}`` of a folder of per-class text files (see :func:`read_documents_dir`).
+
+    Shared with :func:`kgzsl.language.documents.read_documents`.
+    """
     if not path.is_dir():
         raise DataError(f"{path}: expected a folder of per-class text files")
     files = sorted(p for p in path.glob(pattern) if p.is_file())
@@ -172,7 +195,7 @@ def read_documents_dir(
         if not items:
             raise DataError(f"{file}: class {file.stem!r} has no text (empty file)")
         texts[file.stem] = items
-    yield from _triples(path, texts, language, namespace, class_namespace)
+    return texts
 
 
 def looks_like_attributes(data: Any) -> bool:
