@@ -1,4 +1,4 @@
-"""``kgzsl data ...``: describe datasets, extract features, download benchmarks."""
+"""``kgzsl data ...``: describe datasets, extract features, check class documents, download benchmarks."""
 
 from __future__ import annotations
 
@@ -34,6 +34,14 @@ def add_parser(sub: Any, parser_class: type) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--patch-tokens", action="store_true", help="also save the patch tokens")
     p.add_argument("--overwrite", action="store_true", help="replace an output made from other inputs")
+    p = data_sub.add_parser("documents", help="read per-class documents and show how they cover a dataset's classes")
+    p.add_argument("path", help="JSON {class: text} or {class: [sentences]}, or a folder of <class>.txt")
+    p.add_argument(
+        "--dataset", required=True, help="xlsa17 folder (.../AWA2), xlsa17 benchmark (AWA2, CUB, FLO) or class-id file"
+    )
+    p.add_argument("--label-map", default=None, help="JSON {label: class name} (FLO_label_to_category_name.json)")
+    p.add_argument("--allow-missing", action="store_true", help="report classes without a document instead of failing")
+    p.add_argument("--views", action="store_true", help="also count the default attribute views")
     p = data_sub.add_parser("download", help="download a benchmark's files (needs the internet)")
     p.add_argument("name", help="awa1, awa2, cub, sun, apy, flo, imnet-a or imnet-o")
     p.add_argument("--root", default="data", help="where the files go (default: data)")
@@ -45,7 +53,7 @@ def add_parser(sub: Any, parser_class: type) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``kgzsl data ...``; returns the exit code."""
     if args.data_command is None:
-        raise KGZSLError("data: missing command; one of info, extract-features, download")
+        raise KGZSLError("data: missing command; one of info, extract-features, documents, download")
     if args.data_command == "info":
         from kgzsl.config import apply_overrides
         from kgzsl.registry import DATASETS
@@ -63,6 +71,12 @@ def run(args: argparse.Namespace) -> int:
         spec = dict(spec["dataset"])
         dataset = DATASETS.build(spec.pop("name"), where="dataset", **spec).load()
         print(dataset.summary())
+        return 0
+    if args.data_command == "documents":
+        from kgzsl.language.documents import documents_report
+
+        missing = "empty" if args.allow_missing else "error"
+        print(documents_report(args.path, args.dataset, label_map=args.label_map, missing=missing, views=args.views))
         return 0
     if args.data_command == "extract-features":
         from kgzsl.data.features import extract_features

@@ -62,7 +62,9 @@ __all__ = [
     "Rewrite",
     "attribute_groups_from_kg",
     "clean_text",
+    "dataset_class_ids",
     "documents_from_kg",
+    "documents_report",
     "match_name",
     "read_documents",
     "read_label_map",
@@ -524,7 +526,7 @@ def _align(
         more = f" and {len(absent) - 5} more" if len(absent) > 5 else ""
         raise DataError(
             f"{where}: {len(absent)} of {len(class_ids)} classes have no document: {', '.join(shown)}{more}"
-            f"{hint}; or pass missing='empty'"
+            f"{hint}; or allow missing classes (missing='empty', --allow-missing)"
         )
     return ClassDocuments(
         class_ids=list(class_ids),
@@ -729,3 +731,58 @@ def attribute_groups_from_kg(
             name = name.replace("_", " ").strip()
             groups.setdefault(name, {name}).update(words(a))
     return {g: tuple(sorted(k for k in keywords if k)) for g, keywords in sorted(groups.items())}
+
+
+# --- command line -------------------------------------------------------------------------
+
+
+def dataset_class_ids(dataset: str | os.PathLike) -> list[str]:
+    """A dataset's class ids without its features, for checking documents against it.
+
+    ``dataset`` is an xlsa17 folder holding ``att_splits.mat`` (``.../AWA2``: its
+    ``allclasses_names``; FLO's numbered ``FLO_001`` ... as :class:`~kgzsl.data.xlsa17.XLSA17`
+    names them), an xlsa17 benchmark under ``$KGZSL_SHARED_DATA/xlsa17`` (``AWA2``, ``CUB``,
+    ``FLO``), or a file of class ids (one a line, or a JSON list).
+    """
+    from kgzsl.data.dataset import read_id_list
+    from kgzsl.data.xlsa17 import XLSA17
+    from kgzsl.matlab import read_mat
+    from kgzsl.resources import shared_data_dir
+
+    path = Path(dataset).expanduser()
+    if not path.exists() and (shared := shared_data_dir()) is not None and (shared / "xlsa17" / str(dataset)).is_dir():
+        path = shared / "xlsa17" / str(dataset)
+    if path.is_dir():
+        split = path / "att_splits.mat"
+        if not split.is_file():
+            raise DataError(f"{path}: expected an xlsa17 folder with att_splits.mat, or a file of class ids")
+        meta = read_mat(split, [], optional=["allclasses_names", "att"])
+        ids = XLSA17._class_ids(path.name, meta, ["att"] if "att" in meta else [], split)
+        if not ids:
+            raise DataError(f"{split}: neither 'allclasses_names' nor 'att' says what the classes are")
+        return [str(i) for i in ids]
+    if not path.is_file():
+        raise DataError(f"{dataset}: not an xlsa17 folder, an xlsa17 benchmark under $KGZSL_SHARED_DATA, nor a file")
+    return read_id_list(path)
+
+
+def documents_report(
+    path: str | os.PathLike,
+    dataset: str | os.PathLike,
+    *,
+    label_map: str | os.PathLike | None = None,
+    missing: Literal["error", "empty"] = "error",
+    views: bool = False,
+) -> str:
+    """What ``kgzsl data documents`` prints: coverage of ``dataset``'s classes by the documents
+    of ``path`` and, with ``views``, how many classes have each default attribute view."""
+    class_ids = dataset_class_ids(dataset)
+    docs = read_documents(path, class_ids, label_map=label_map, missing=missing)
+    lines = [docs.coverage()]
+    if views:
+        found = [v for v, cid in zip(docs.views(), docs.class_ids) if cid not in docs.missing]
+        for name in [*ATTRIBUTE_GROUPS, "other"]:
+            counts = [len(v[name]) for v in found if name in v]
+            mean = sum(counts) / len(counts) if counts else 0.0
+            lines.append(f"  view {name:<10} {len(counts):>5}/{len(found)} classes, {mean:.1f} sentences each")
+    return "\n".join(lines)

@@ -388,3 +388,33 @@ def test_attribute_groups_from_a_kg(tmp_path: Path):
     assert set(only_mole) == {"colour", "eats"}
     with pytest.raises(DataError, match="links no class to an attribute"):
         attribute_groups_from_kg(kg, ["okapi"])
+
+
+# --- command line -----------------------------------------------------------------------------
+
+
+def test_cli_documents_coverage(shared_data: Path, tmp_path: Path, capsys):
+    from kgzsl.cli import main
+
+    text = shared_data / "text"
+    assert main(["data", "documents", str(text / "documents" / "AWA2.json"), "--dataset", "AWA2"]) == 0
+    assert "AWA2.json: 50/50 classes have a document" in capsys.readouterr().out
+    flo_map = str(text / "documents" / "FLO_label_to_category_name.json")
+    args = ["data", "documents", str(text / "documents" / "FLO.json"), "--dataset", "FLO", "--label-map", flo_map]
+    assert main([*args, "--views"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "102/102 classes have a document" in out[0] and len(out) == 1 + len(ATTRIBUTE_GROUPS) + 1
+    assert out[1].split()[:3] == ["view", "colour", "102/102"]
+    # the Flowers102 descriptors call FLO's "lotus" "lotus lotus": one line names it, exit 2
+    descriptors = str(text / "descriptors" / "descriptors_flowers102.json")
+    assert main(["data", "documents", descriptors, "--dataset", "FLO", "--label-map", flo_map]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "1 of 102 classes have no document: 'FLO_078' ('lotus') (closest: lotus lotus)" in err
+    assert main(["data", "documents", descriptors, "--dataset", "FLO", "--label-map", flo_map, "--allow-missing"]) == 0
+    assert "101/102 classes have a document" in capsys.readouterr().out
+    ids = tmp_path / "classes.txt"
+    ids.write_text("zebra\nmole\n")
+    assert main(["data", "documents", str(text / "documents" / "AWA2.json"), "--dataset", str(ids)]) == 0
+    assert "2/2 classes have a document" in capsys.readouterr().out
+    assert main(["data", "documents", str(text / "documents" / "AWA2.json"), "--dataset", str(tmp_path / "no")]) == 2
+    assert "not an xlsa17 folder" in capsys.readouterr().err
