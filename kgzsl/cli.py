@@ -39,6 +39,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seed", type=int, default=None, help="run seed (overrides train.seed)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder of the same seed")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue this run (same config, --set, --name and seed) after a kill or Ctrl-C from its last saved epoch",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide every progress bar")
 
 
@@ -100,6 +105,7 @@ def _run(config_path: Path, args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.no_progress,
         config_file=config_path,
+        resume=args.resume,
     )
     print(result.table)
     print(f"\nrun folder: {result.run_dir}")
@@ -187,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kgzsl: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("kgzsl: interrupted; nothing was written", file=sys.stderr)
+        resumable = args.command in ("run", "demo")
+        hint = "; saved training epochs are kept: the same command with --resume continues" if resumable else ""
+        print(f"kgzsl: interrupted; no run folder was written{hint}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

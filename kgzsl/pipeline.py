@@ -19,6 +19,7 @@ import copy
 import hashlib
 import inspect
 import io
+import json
 import os
 import re
 import sys
@@ -36,6 +37,7 @@ from kgzsl.context import RunContext
 from kgzsl.errors import ConfigError, DataError
 from kgzsl.registry import CLASSIFIERS, DATASETS, KNOWLEDGE, METHODS, SEMANTICS
 from kgzsl.results import (
+    CHECKPOINTS,
     check_free,
     class_names,
     collect_meta,
@@ -120,7 +122,8 @@ def fit_method(cfg: dict[str, Any], task: Any, context: RunContext) -> Any:
     if cfg["classifier"] is not None and method.uses_classifier:
         c = dict(cfg["classifier"])
         classifier = CLASSIFIERS.build(c.pop("name"), where="classifier", **c)
-    return _with_context(method.fit, task, classifier=classifier, context=context)
+    with context.activate():  # a fit's own context (its checkpoint folder) is the active one inside it
+        return _with_context(method.fit, task, classifier=classifier, context=context)
 
 
 def _scores(method: Any, features: Any, batch: int = 8192) -> np.ndarray:
@@ -241,6 +244,7 @@ def _task(inputs: _Inputs, idx: np.ndarray, semantics: Any, seen: Any, unseen: A
         inputs.kg,
         list(inputs.dataset.class_ids),
         synthetic_features=bool(getattr(inputs.dataset, "synthetic", False)),
+        feature_backbone=getattr(inputs.dataset, "backbone", None),
     )
     if val_idx is not None:  # the validation stage: images a method may choose its own settings on
         task.val_features, task.val_labels = inputs.features[val_idx], inputs.labels[val_idx]
@@ -275,7 +279,8 @@ def _validate(cfg: dict[str, Any], inputs: _Inputs, ctx: RunContext) -> Selectio
     y_seen, y_unseen = dataset.labels[v_seen], dataset.labels[v_unseen]
 
     def evaluate(point: dict[str, Any]) -> PointScore:
-        method = fit_method(apply_point(cfg, point), task, ctx)
+        method = fit_method(apply_point(cfg, point), task, _fit_context(ctx, "val", point))
+        _observe_unlabelled(method, inputs.features[np.concatenate([v_seen, v_unseen])])
         s_seen, s_unseen = _scores(method, inputs.features[v_seen]), _scores(method, inputs.features[v_unseen])
         gamma = evaluator.calibrate(s_seen, y_seen, s_unseen, y_unseen)
         metrics = evaluator.evaluate(s_seen, y_seen, s_unseen, y_unseen, gamma=gamma)
@@ -284,6 +289,26 @@ def _validate(cfg: dict[str, Any], inputs: _Inputs, ctx: RunContext) -> Selectio
         return PointScore(point, metrics, gamma, dict(getattr(method, "selected_", None) or {}))
 
     return select_best(grid_points(cfg["select"]), evaluate, by=cfg["eval"]["select_by"], context=ctx)
+
+
+def _fit_context(ctx: RunContext, stage: str, point: dict[str, Any] | None = None) -> RunContext:
+    """``ctx`` with this fit's own checkpoint folder inside the staged run (for ``--resume``)."""
+    if ctx.workdir is None or ctx.checkpoint_every <= 0:
+        return ctx
+    name = stage
+    if point:
+        digest = hashlib.sha256(json.dumps(point, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        name = f"{stage}-{digest}"
+    return ctx.with_(checkpoints=ctx.workdir / CHECKPOINTS / name)
+
+
+def _observe_unlabelled(method: Any, features: Any) -> bool:
+    """Give a transductive method the unlabelled images it may adapt to (``observe_unlabelled``)."""
+    hook = getattr(method, "observe_unlabelled", None)
+    if hook is None:
+        return False
+    hook(features)
+    return True
 
 
 def _test_scores(method: Any, inputs: _Inputs) -> tuple[np.ndarray, np.ndarray]:
@@ -348,6 +373,8 @@ def _save_models(
 
 def _title(stem: str, dataset: Any, cfg: dict[str, Any], seed: int) -> tuple[str, str]:
     kind = " — synthetic features" if dataset.synthetic else ""
+    if getattr(METHODS.get(cfg["method"]["name"]), "relaxed", False):
+        kind += " — relaxed setting: the pretrained model may have seen the unseen classes"
     return f"{stem}: {dataset.name}, {cfg['method']['name']}, seed {seed}{kind}", kind
 
 
@@ -362,6 +389,7 @@ def run_experiment(
     overwrite: bool = False,
     progress: bool = True,
     config_file: str | os.PathLike | None = None,
+    resume: bool = False,
 ) -> RunResult:
     """Run one experiment and write its run folder ``<out>/<stem>/seed-<n>/``.
 
@@ -378,6 +406,10 @@ def run_experiment(
         overwrite: replace an existing run folder of the same seed (otherwise an error).
         progress: show progress bars (the run's and every component's).
         config_file: the config's file, hashed into ``meta.json``.
+        resume: continue the run of the same folder and seed that was killed or interrupted
+            (Ctrl-C): its staged folder is adopted and every fit continues from its last saved
+            epoch (``train.checkpoint_every``), ending with the metrics of an uninterrupted
+            run. Without such a folder the run starts afresh.
     """
     warnings: list[str] = []
     if seed is not None:
@@ -390,8 +422,14 @@ def run_experiment(
         print(f"kgzsl: warning: {message}", file=sys.stderr)
     validate = cfg["eval"]["calibrate"] or bool(cfg["select"])
     name = cfg["method"]["name"]
-    with _remove_new_folders_on_error(run_dir.parent), staged_run_dir(run_dir, overwrite) as tmp:
-        ctx = RunContext(seed=seed, device=cfg["train"]["device"], progress=progress, workdir=tmp)
+    with _remove_new_folders_on_error(run_dir.parent), staged_run_dir(run_dir, overwrite, resume) as tmp:
+        ctx = RunContext(
+            seed=seed,
+            device=cfg["train"]["device"],
+            progress=progress,
+            workdir=tmp,
+            checkpoint_every=cfg["train"]["checkpoint_every"],
+        )
         with ctx.activate():
             stage = _Stages(ctx, total=6 + int(validate))
             try:
@@ -405,9 +443,13 @@ def run_experiment(
                 final = apply_point(cfg, {**selection.chosen.point, **selection.chosen.selected})
                 with stage(f"fit {name} on trainval", "train"):
                     task = _task(inputs, ds.splits["trainval"], inputs.semantics, ds.seen, ds.unseen)
-                    method = fit_method(final, task, ctx)
+                    method = fit_method(final, task, _fit_context(ctx, "trainval"))
                 with stage("evaluate on test", "eval"):
+                    test_idx = np.concatenate([ds.splits["test_seen"], ds.splits["test_unseen"]])
+                    transductive = _observe_unlabelled(method, inputs.features[test_idx])
                     report = _report(ds, _test_scores(method, inputs), gamma, cfg["eval"]["hit_k"])
+                    if transductive:
+                        report.metrics["eval/transductive"] = 1.0
                     report.metrics.update(_streamed_hit_k(method, inputs.source, cfg["eval"]["hit_k"], ctx))
                 with stage("write run folder"):
                     result = _write_run(tmp, final, inputs, selection, report, method, gamma, stage, stem)

@@ -46,6 +46,8 @@ __all__ = [
     "run_dir_for",
     "check_free",
     "staged_run_dir",
+    "resumable_staging",
+    "CHECKPOINTS",
     "clean_stale_staging",
     "write_json",
     "collect_meta",
@@ -233,24 +235,73 @@ def _ordinary_dir_permissions(path: Path) -> None:
         pass
 
 
+#: the folder of a staged run that holds its fits' resumable training state
+CHECKPOINTS = "checkpoints"
+
+
+def resumable_staging(run_dir: Path) -> Path | None:
+    """The newest staging folder of ``run_dir`` left with training checkpoints by a killed run, or ``None``.
+
+    A folder left by this very process after a ``KeyboardInterrupt`` (a notebook) counts too.
+    """
+    run_dir = Path(run_dir)
+    found = []
+    try:
+        entries = list(run_dir.parent.iterdir())
+    except OSError:
+        return None
+    for entry in entries:
+        m = _STAGING_RE.match(entry.name)
+        if not m or m["kind"] != "tmp" or m["target"] != run_dir.name or entry.is_symlink() or not entry.is_dir():
+            continue
+        mine = m["rest"].startswith(_owner_token()) and not _locked_by_someone(entry)  # Ctrl-C in a notebook
+        if (entry / CHECKPOINTS).is_dir() and (mine or _staging_is_stale(entry, m["rest"])):
+            found.append((entry.stat().st_mtime, entry))
+    return max(found)[1] if found else None
+
+
 @contextmanager
-def staged_run_dir(run_dir: Path, overwrite: bool = False) -> Iterator[Path]:
+def staged_run_dir(run_dir: Path, overwrite: bool = False, resume: bool = False) -> Iterator[Path]:
     """Yield a staging folder; on success it atomically becomes ``run_dir``.
 
-    On an exception (or Ctrl-C) the staging folder is removed and ``run_dir`` is untouched.
-    If the process is killed outright, the next call in the same experiment folder removes
-    the staging folder it left (see :func:`clean_stale_staging`).
+    On an exception the staging folder is removed and ``run_dir`` is untouched. On Ctrl-C
+    (``KeyboardInterrupt``) a staging folder holding training checkpoints (``checkpoints/``)
+    is kept for ``resume``. If the process is killed outright, the next call in the same
+    experiment folder removes the staging folder it left (see :func:`clean_stale_staging`),
+    unless it resumes it.
+
+    Args:
+        run_dir: the run folder to make.
+        overwrite: replace an existing ``run_dir``.
+        resume: adopt the newest staging folder of ``run_dir`` that a killed (or interrupted)
+            run left with training checkpoints (:func:`resumable_staging`), so that the fits
+            continue from their last saved epoch; without one, start afresh.
     """
     run_dir = Path(run_dir)
     check_free(run_dir, overwrite)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_staging(run_dir.parent)
     token = _owner_token()
-    tmp = Path(tempfile.mkdtemp(dir=run_dir.parent, prefix=f".{run_dir.name}.tmp-{token}"))
+    tmp: Path | None = None
+    previous = resumable_staging(run_dir) if resume else None
+    if previous is not None:
+        tmp = run_dir.parent / f".{run_dir.name}.tmp-{token}{previous.name.rsplit('-', 1)[-1]}"
+        try:
+            os.replace(previous, tmp)  # adopt it: the name now says this process owns it
+        except OSError:
+            tmp = None  # another process adopted it first
+    clean_stale_staging(run_dir.parent)
+    if tmp is None:
+        tmp = Path(tempfile.mkdtemp(dir=run_dir.parent, prefix=f".{run_dir.name}.tmp-{token}"))
     lock = _lock_dir(tmp)
     _ordinary_dir_permissions(tmp)
+    keep = False
     try:
-        yield tmp
+        try:
+            yield tmp
+        except KeyboardInterrupt:
+            keep = (tmp / CHECKPOINTS).is_dir()
+            raise
+        shutil.rmtree(tmp / CHECKPOINTS, ignore_errors=True)
         check_free(run_dir, overwrite)
         if run_dir.exists():  # overwrite: move the old run aside first so that the swap is quick
             trash = Path(tempfile.mkdtemp(dir=run_dir.parent, prefix=f".{run_dir.name}.old-{token}"))
@@ -260,7 +311,7 @@ def staged_run_dir(run_dir: Path, overwrite: bool = False) -> Iterator[Path]:
         else:
             os.replace(tmp, run_dir)
     finally:
-        if tmp.exists():
+        if tmp.exists() and not keep:
             shutil.rmtree(tmp, ignore_errors=True)
         if lock is not None:
             os.close(lock)

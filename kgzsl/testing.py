@@ -407,8 +407,8 @@ def _context(seed: int = 0) -> Any:
     return RunContext(seed=seed, device="cpu", progress=False)
 
 
-class Interrupted(BaseException):
-    """Raised by :func:`interrupt_after` in place of a kill (a ``BaseException``, like Ctrl-C)."""
+class Interrupted(KeyboardInterrupt):
+    """Raised by :func:`interrupt_after` in place of a kill: a Ctrl-C, which keeps the staged run's checkpoints."""
 
 
 @contextlib.contextmanager

@@ -152,6 +152,9 @@ class ZSLDataset:
     semantics: dict[str, np.ndarray] = field(default_factory=dict)
     synthetic: bool = False
     source_files: list[Path] = field(default_factory=list)
+    #: the backbone that produced ``features`` as its manifest records it (``open_clip:ViT-B-32``,
+    #: ``torchvision:resnet101``); ``None`` where unknown (features made outside kgzsl)
+    backbone: str | None = None
 
     def __post_init__(self) -> None:
         self.features = np.asarray(self.features, dtype=np.float32)

@@ -222,4 +222,5 @@ class ImageFolder(Component):
             unseen=unseen,
             splits=splits,
             source_files=[cache / "manifest.json", cache / "features.npy"],
+            backbone=str(manifest.get("backbone") or self.backbone),
         )

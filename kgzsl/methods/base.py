@@ -51,6 +51,10 @@ class ZSLTask:
     select_by: str = "gzsl_h"
     #: whether the features are synthetic (plots made during ``fit`` say so in their titles)
     synthetic_features: bool = False
+    #: the backbone that produced the features (``ZSLDataset.backbone``, from the features'
+    #: manifest: ``open_clip:ViT-B-32``...); ``None`` where unknown. A method that pairs the
+    #: image features with its own text tower (CLIP zero-shot) checks it matches
+    feature_backbone: str | None = None
 
     @property
     def num_classes(self) -> int:
@@ -94,6 +98,14 @@ class ZSLMethod(Component):
     #: the method's default validation grid for its own parameters (keys without the
     #: ``method.`` prefix), used by ``select:`` when a config names none; empty: nothing to select
     default_select: ClassVar[dict[str, list]] = {}
+    #: a *relaxed* zero-shot setting: the method rests on a model pretrained on data that may
+    #: hold the "unseen" classes (CLIP); every results table of such a run says so
+    relaxed: ClassVar[bool] = False
+
+    #: Optional hook, defined by transductive methods only (CLIP prompt weighting):
+    #: ``observe_unlabelled(self, features: torch.Tensor) -> None``. The pipeline calls it once,
+    #: after ``fit`` and before test scoring, with the features of every test image (test_seen
+    #: and test_unseen, no labels) and records ``eval/transductive = 1`` in ``metrics.json``.
 
     def fit(self, task: ZSLTask, classifier: Any = None, context: RunContext | None = None) -> ZSLMethod:
         """Learn from ``task`` (and train ``classifier`` if the method uses one); returns ``self``."""
