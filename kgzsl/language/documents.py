@@ -491,6 +491,7 @@ def _align(
     lookup_names: Sequence[str],
     missing: Literal["error", "empty"],
     hint: str = "",
+    closest: bool = True,
 ) -> ClassDocuments:
     """The documents of ``texts`` (by name) for ``class_ids`` (looked up by ``lookup_names``)."""
     if missing not in ("error", "empty"):
@@ -520,7 +521,7 @@ def _align(
     if absent and missing == "error":
         shown = []
         for cid, name in [(c, n) for c, n in zip(class_ids, lookup_names) if c in set(absent)][:5]:
-            close = difflib.get_close_matches(match_name(name), list(index), n=2)
+            close = difflib.get_close_matches(match_name(name), list(index), n=2) if closest else []
             label = repr(cid) if name == cid else f"{cid!r} ({name!r})"
             shown.append(label + (f" (closest: {', '.join(index[c] for c in close)})" if close else ""))
         more = f" and {len(absent) - 5} more" if len(absent) > 5 else ""
@@ -664,7 +665,8 @@ def documents_from_kg(
             literals = [", ".join(dict.fromkeys(own)) + "."]
         if literals:
             texts[iri] = literals
-    out = _align("kg", texts, class_ids, iris, missing, "; give descriptions (rdfs:comment, ...) or labels=True")
+    hint = "; give them descriptions (rdfs:comment, ...) or labels"
+    out = _align("kg", texts, class_ids, iris, missing, hint, closest=False)
     out.names = names
     return out
 

@@ -264,7 +264,7 @@ def test_documents_from_kg_literals(tmp_path: Path):
     assert len(documents_from_kg(kg, ["zebra"], language=None).sentences[0]) == 4
     with pytest.raises(DataError) as error:
         documents_from_kg(kg, ["zebra", "mole"], labels=False)
-    _one_line(error, "1 of 2 classes have no document", "'mole'")
+    _one_line(error, "1 of 2 classes have no document", "'mole'", "give them descriptions")
     empty = documents_from_kg(kg, ["zebra", "mole"], labels=False, missing="empty")
     assert empty.missing == ["mole"] and empty.names == ["zebra", "mole"]
     with pytest.raises(DataError, match="not found"):
