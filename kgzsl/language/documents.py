@@ -195,6 +195,13 @@ _WIKI_SUBS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 _TEMPLATE = re.compile(r"\{\{[^{}]*\}\}")
 _BULLET = re.compile(r"^\s*(?:[-*•·▪–]|\d{1,3}[.)])\s+")
+# a language model talking about itself or to the reader's attention, not about the class
+# (FLO.json: "Sure!", "As an AI language model, I can provide ...", "Let me guide you ...")
+_CHATTER = re.compile(
+    r"(?i:\bas an ai\b|\blanguage model\b|\b(?:let|allow) me\b|\blet's (?:delve|dive|explore|consider|take|look)\b"
+    r"|^(?:sure|certainly|of course|absolutely)\W*$|^here(?:'s|’s| is| are)\b.*:$)"
+    r"|\bI(?: can| cannot| can't| hope| am|'m|'ll| will| would)\b"
+)
 # "nose.The" (a missing space after a full stop, as in the AWA2 documents)
 _GLUED = re.compile(r"(?<=[a-z]{2}[.!?])(?=[A-Z][a-z])")
 
@@ -215,7 +222,11 @@ def clean_text(text: str) -> str:
     do HTML tags and entities, wiki markup (``[[link|text]]`` keeps ``text``, ``{{templates}}``,
     ``'''bold'''``, headings, ``<ref>`` notes), reference marks (``[1]``, ``[citation
     needed]``), URLs and markdown emphasis; a full stop glued to the next sentence
-    (``nose.The``) gets its space back.
+    (``nose.The``) gets its space back. Headings go too: a paragraph of at most 8 words that
+    ends with ``:``, or a first one without a full stop, when more text follows.
+
+    The readers also drop the sentences in which a language model talks about itself or to
+    the reader ("Sure!", "As an AI language model, I can ...", "Let me guide you ...").
     """
     text = unicodedata.normalize("NFKC", html.unescape(str(text)))
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
@@ -246,7 +257,16 @@ def clean_text(text: str) -> str:
         paragraph = re.sub(r"\(\s*\)|\[\s*\]", "", paragraph).strip()
         if any(c.isalpha() for c in paragraph):
             out.append(paragraph)
-    return "\n\n".join(out)
+    # headings are not sentences: a short paragraph ending with ":" ("Orange Dahlia:"), or a
+    # short one without a full stop before any text ("Tiger Lily - Visual Definition"), when
+    # more text follows
+    kept: list[str] = []
+    for i, paragraph in enumerate(out):
+        short = len(paragraph.split()) <= 8 and i < len(out) - 1
+        if short and (paragraph.endswith(":") or (not kept and paragraph[-1] not in ".!?…\"'”’)")):
+            continue
+        kept.append(paragraph)
+    return "\n\n".join(kept)
 
 
 def _ends_sentence(before: str, marks: str) -> bool:
@@ -293,11 +313,17 @@ def split_sentences(text: str) -> list[str]:
 
 
 def _document(items: Sequence[str]) -> tuple[str, list[str]]:
-    """``(cleaned text, sentences)`` of a class's texts (one document, or descriptors)."""
-    cleaned = [t for t in (clean_text(item) for item in items) if t]
-    sentences = [s for t in cleaned for s in split_sentences(t)]
-    if len(cleaned) == 1:
-        return cleaned[0], sentences
+    """``(cleaned text, sentences)`` of a class's texts (one document, or descriptors); the
+    sentences of a language model's asides leave both."""
+    paragraphs = []
+    for item in items:
+        for paragraph in clean_text(item).split("\n\n"):
+            kept = [s for s in split_sentences(paragraph) if not _CHATTER.search(s)]
+            if kept:
+                paragraphs.append(kept)
+    sentences = [s for p in paragraphs for s in p]
+    if len(items) == 1:
+        return "\n\n".join(" ".join(p) for p in paragraphs), sentences
     # descriptors ("a long, hooked bill") as one text: each a sentence of its own
     return " ".join(s if s[-1] in ".!?…" else s + "." for s in sentences), sentences
 

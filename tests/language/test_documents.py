@@ -48,8 +48,10 @@ def test_awa2_documents_align_to_the_xlsa17_classes(shared_data: Path):
     assert docs.sentences[grizzly][0] == "Grizzly bears are animals that may be very light brown or dark brown."
     assert all(len(s) >= 5 for s in docs.sentences)
     # the release glues some sentences ("nose.The"): cleaning gives the space back
-    assert not any(". " not in t and ".T" in t for t in docs.texts)
-    assert all("nose.The" not in s for ss in docs.sentences for s in ss)
+    raw = json.loads((shared_data / "text" / "documents" / "AWA2.json").read_text())
+    [glued] = [name for name, text in raw.items() if "nose.The" in text]
+    sentences = docs.sentences[docs.names.index(glued)]
+    assert any(s.endswith("nose.") for s in sentences) and not any("nose.The" in s for s in sentences)
     assert docs.coverage().endswith("AWA2.json: 50/50 classes have a document (8-26 sentences, 16.1 on average)")
 
 
@@ -60,6 +62,11 @@ def test_flo_documents_align_through_the_label_map(shared_data: Path):
     assert len(docs) == 102 and not docs.missing and not docs.unused
     assert docs.names[0] == "pink primrose" and docs.names[101] == "blackberry lily"
     assert docs.sentences[0][0].startswith("Pink Primrose, scientifically known as Oenothera speciosa, is")
+    # the language model's asides and the headings are not sentences of the class
+    carnation = docs.sentences[docs.names.index("carnation")]
+    assert carnation[0].startswith("The carnation (Dianthus caryophyllus) is")
+    assert docs.sentences[docs.names.index("tiger lily")][0].startswith("The tiger lily, or Lilium lancifolium,")
+    assert not any("language model" in s or "I hope" in s for ss in docs.sentences for s in ss)
     # decimals do not split ("0.6 to 0.9 metres")
     assert any("0.6" in s for ss in docs.sentences for s in ss)
     # without the map the numbered ids are not names: one line that says what to give
@@ -231,6 +238,23 @@ def test_clean_text_removes_markup_references_and_non_text():
         "Bold and under text."
     )
     assert clean_text("1234\n\n----\n\n[1]") == ""
+
+
+def test_headings_and_language_model_asides_are_dropped(tmp_path: Path):
+    path = tmp_path / "docs.json"
+    lotus = (
+        "Sure! Here's a description of the lotus:\n\nLotus - Visual Definition\n\n"
+        "The lotus is pink. As an AI language model, I cannot show images. Let me guide you. It floats.\n\n"
+        "Habitat:\n\nPonds in Asia. Now, let's consider its leaves. World War I ended.\n\nA closing line"
+    )
+    path.write_text(json.dumps({"lotus": lotus, "rose": ["red", "Sure!"]}))
+    docs = read_documents(path, ["lotus", "rose"])
+    assert docs.sentences == [
+        ["The lotus is pink.", "It floats.", "Ponds in Asia.", "World War I ended.", "A closing line"],
+        ["red"],  # a descriptor is its own text: never a heading
+    ]
+    assert docs.texts[0] == "The lotus is pink. It floats.\n\nPonds in Asia. World War I ended.\n\nA closing line"
+    assert clean_text("Short title\n\nBody.") == "Body." and clean_text("Short title") == "Short title"
 
 
 # --- knowledge graph literals -----------------------------------------------------------------
