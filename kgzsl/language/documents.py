@@ -33,6 +33,10 @@ ids exactly, by name, or by the number that ends the id. Nothing is guessed: a c
 document is one :class:`~kgzsl.errors.DataError` naming the classes (or, with
 ``missing="empty"``, an empty document listed in :attr:`ClassDocuments.missing`).
 
+Each document is cleaned (:func:`clean_text`: markup, reference marks, headings; then the
+sentences in which a language model talks about itself, which the partly LLM-written releases
+keep) and split into sentences (:func:`split_sentences`).
+
 Nothing here calls a remote service: a language-model rewrite of the views is a callable the
 user passes (:meth:`ClassDocuments.views`), never required.
 """
