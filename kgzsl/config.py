@@ -91,12 +91,17 @@ class EvalSettings:
         select_by: the validation figure that picks the best point of ``select:`` — ``gzsl_h``
             (GZSL H at γ = 0), ``gzsl_cs_h`` (H after calibrated stacking, γ chosen on the
             validation split for each point) or ``zsl_top1``.
+        test_selected: also record, for a generative method, the classifier epoch that is best
+            on the *test* images and its figures (``test_selected/*`` keys, a separate table
+            in ``results.md``) — what the published codes of tf-VAEGAN, OntoZSL and CE-GZSL
+            report. Never the headline: the run's results use the epochs chosen on validation.
     """
 
     calibrate: bool = True
     val_seen_fraction: float = 0.2
     hit_k: list[int] | None = None
     select_by: Literal["gzsl_h", "gzsl_cs_h", "zsl_top1"] = "gzsl_h"
+    test_selected: bool = False
 
 
 _SETTINGS = {"train": TrainSettings, "eval": EvalSettings}

@@ -263,3 +263,28 @@ def test_long_run_names_are_hashed_and_bad_names_refused():
     for bad in ["", "a/b", ".hidden", ".."]:
         with pytest.raises(ConfigError, match="--name"):
             run_name("demo", [], bad)
+
+
+def test_test_selected_figures_are_recorded_apart_from_the_headline(tmp_path: Path):
+    cfg = {
+        **SMALL,
+        "method": {"name": "cvae", "epochs": 3, "n_synthetic": 20, "hidden": 32, "fidelity": False},
+        "classifier": {"name": "softmax", "epochs": 6},
+        "eval": {"test_selected": True},
+    }
+    result = run_experiment(cfg, stem="ts", out=tmp_path, progress=False)
+    m = result.metrics
+    chosen = result.config["classifier"]["epochs"]  # chosen on validation, applied to the headline
+    assert 1 <= m["test_selected/classifier.epochs"] <= 6 and 1 <= chosen <= 6
+    # the best test epoch is at least as good on test as the validation-chosen one
+    assert m["test_selected/gzsl_h"] >= m["gzsl/h"] - 1e-9
+    assert m["test_selected/zsl_top1"] >= m["zsl/top1"] - 1e-9
+    text = (result.run_dir / "results.md").read_text()
+    assert "test_selected: the classifier epoch chosen on the TEST images — not a result" in text
+    headline = text.split("\n\n")[0]
+    assert "test_selected" not in headline
+    plain = run_experiment({**cfg, "eval": {}}, stem="plain", out=tmp_path, progress=False)
+    assert not any(k.startswith("test_selected") for k in plain.metrics)
+    assert {k: v for k, v in plain.metrics.items() if not k.startswith("time/")} == {
+        k: v for k, v in m.items() if not k.startswith(("time/", "test_selected"))
+    }

@@ -595,6 +595,30 @@ class GenerativeMethod(ZSLMethod):
             write_train_log(ctx.workdir, self.train_log_, f"{self.registry_name}: training losses per epoch{kind}")
         return self
 
+    def epoch_curve(self, task: ZSLTask, classifier: Any, on_epoch: Any, context: RunContext | None = None) -> None:
+        """Train a fresh ``classifier`` on :meth:`fit`'s training set, calling ``on_epoch(epoch, clf)`` per epoch.
+
+        For the ``test_selected`` figures of a run (``eval.test_selected``): what the published
+        codes report when they keep the best *test* epoch. ``task`` must be the task this
+        method was fitted on; the synthetic features are drawn again from the same seeded
+        generator, so the set is the one :meth:`fit` used. The fitted generator and
+        classifier are left untouched.
+        """
+        ctx, device = fit_context(context, self.device, task.device)
+        seed = ctx.seed_for(self.seed)
+        x = self.transform(task.features.to(device, torch.float32))
+        with seeded(seed, device), torch.no_grad():
+            g = self._generator_for(seed, "synthesize", device=device)
+            train_x, train_y = self.classifier_training_set(x, task.labels.to(device), task.unseen.to(device), g)
+        classifier.fit(
+            train_x,
+            train_y,
+            task.candidates.to(device),
+            task.num_classes,
+            context=ctx.with_(seed=seed, device=str(device)).child("classifier"),
+            on_epoch=on_epoch,
+        )
+
     def _epoch_selection(self, task: ZSLTask, device: Any) -> tuple[Any, Any]:
         """The classifier's per-epoch validation hook and what to do after training.
 
