@@ -64,7 +64,8 @@ _COMPONENT_MODULES = {
     "methods": [
         "kgzsl.methods.eszsl",
         "kgzsl.methods.cvae",
-        "kgzsl.methods.weights",
+        "kgzsl.methods.gcnz",
+        "kgzsl.methods.dgp",
         "kgzsl.methods.kg_gnn",
         "kgzsl.methods.devise",
         "kgzsl.methods.ale",

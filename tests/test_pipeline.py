@@ -219,25 +219,27 @@ def test_second_run_loads_class_embeddings_from_the_cache(tmp_path: Path):
     assert [m["semantics_cache"] for m in metas] == ["miss", "hit"]
 
 
-def test_encoders_fitted_to_images_are_refitted_for_validation(tmp_path: Path, monkeypatch):
-    from kgzsl.semantics.gnn import GCNZ
+def test_methods_fitted_to_images_see_only_the_validation_stage_classes(tmp_path: Path, monkeypatch):
+    # GCNZ's target weights come from the task's images: in validation the val classes are unseen
+    from kgzsl.methods.gcnz import GCNZ
 
     seen_sets = []
-    original = GCNZ.encode
+    original = GCNZ.fit
 
-    def spy(self, kg, dataset, *args, **kwargs):
-        seen_sets.append((len(dataset.seen), len(dataset.splits["trainval"])))
-        return original(self, kg, dataset, *args, **kwargs)
+    def spy(self, task, *args, **kwargs):
+        seen_sets.append((len(task.seen), len(task.labels)))
+        return original(self, task, *args, **kwargs)
 
-    monkeypatch.setattr(GCNZ, "encode", spy)
+    monkeypatch.setattr(GCNZ, "fit", spy)
     cfg = {
         **SMALL,
-        "semantics": {"name": "gcnz", "epochs": 5, "hidden": [16], "target_epochs": 3},
-        "method": {"name": "classifier_weights"},
+        "semantics": {"name": "kg_attributes"},
+        "method": {"name": "gcnz", "epochs": 5, "hidden": [16], "target_epochs": 3},
+        "select": {"method.epochs": [5]},
         "train": {"device": "cpu", "cache": False},
     }
     run_experiment(cfg, stem="g", out=tmp_path, progress=False)
-    (full_seen, full_n), (val_seen, val_n) = seen_sets
+    (val_seen, val_n), (full_seen, full_n) = seen_sets
     assert full_seen == 36 and val_seen < full_seen and val_n < full_n  # val classes left out
 
 

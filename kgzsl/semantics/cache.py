@@ -16,8 +16,8 @@ The key (:func:`cache_key`) hashes
   deterministic functions of their inputs and are shared across seeds and devices;
 * the inputs: the knowledge graph's content (its triples, so a changed file or semantic
   setting recomputes), the dataset's class ids and the dataset semantics the encoder may
-  read, and for encoders whose ``reads_features`` is true the features, labels, seen classes
-  and ``trainval`` split.
+  read. Encoders never read the images (what trains on images is a method), so the features
+  are not part of the key.
 
 Why a closure over imports rather than the git revision: it works the same for an installed
 package (no git) and a source checkout with uncommitted edits, and it does not invalidate
@@ -299,10 +299,6 @@ def cache_key(
                 h.update(f"\0file:{key}\0".encode() + sha256_file(os.path.expanduser(item)).encode())
     h.update(b"\0kg\0" + (kg.fingerprint().encode() if kg is not None else b"none"))
     h.update(b"\0classes\0" + "\n".join(dataset.class_ids).encode())
-    if getattr(encoder, "reads_features", False):
-        # encoders fitted to the images (GCNZ / DGP's target weights) depend on them too
-        for part in (dataset.features, dataset.labels, dataset.seen, dataset.splits["trainval"]):
-            h.update(b"\0data\0" + np.ascontiguousarray(part).tobytes())
     for name in sorted(getattr(dataset, "semantics", {}) or {}):
         h.update(f"\0sem:{name}\0".encode() + np.ascontiguousarray(dataset.semantics[name], dtype=np.float32).tobytes())
     return h.hexdigest()

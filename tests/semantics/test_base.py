@@ -20,8 +20,6 @@ TRAINABLE = {
     "kge": {"dim": 8, "epochs": 6, "eval_every": 3},
     "rgcn": {"hidden": 8, "epochs": 4, "eval_every": 2},
     "ontozsl": {"dim": 8, "mapping": 4, "kge_epochs": 4, "epochs": 3},
-    "gcnz": {"hidden": [16], "epochs": 5, "target_epochs": 2},
-    "dgp": {"hidden": [16], "epochs": 5, "target_epochs": 2},
 }
 
 
@@ -116,12 +114,6 @@ def test_a_trained_encoder_saves_and_loads(name, toy, tmp_path: Path):
             np.testing.assert_array_equal(np.asarray(again[key]), np.asarray(value))
         else:
             assert again[key] == value, key
-    if "model_" in state and name in ("gcnz", "dgp"):
-        # the loaded network computes the same weights from the same inputs
-        n = (enc.model_.adj if name == "gcnz" else enc.model_.phases[0][0]).shape[0]
-        x = torch.randn(n, enc.model_.layers[0].in_features, generator=torch.Generator().manual_seed(0))
-        with torch.no_grad():
-            torch.testing.assert_close(loaded.model_.cpu()(x), enc.model_.cpu()(x), rtol=0, atol=0)
 
 
 def test_no_torch_jit_warning_reaches_the_user(toy_kg_file: Path):

@@ -24,8 +24,6 @@ FAST = {
     "kge": {"dim": 16, "epochs": 3, "eval_every": 3},
     "rgcn": {"hidden": 8, "epochs": 2, "eval_every": 2},
     "ontozsl": {"dim": 8, "mapping": 8, "kge_epochs": 2, "epochs": 2},
-    "gcnz": {"hidden": [16], "epochs": 3, "target_epochs": 2},
-    "dgp": {"hidden": [16], "epochs": 3, "target_epochs": 2},
 }
 
 
