@@ -15,7 +15,6 @@ once on the test splits. The trained model is saved in the run folder (``models/
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import inspect
 import io
@@ -256,8 +255,6 @@ def _validate(cfg: dict[str, Any], inputs: _Inputs, ctx: RunContext) -> Selectio
 
     Reads only the ``train`` and ``val`` splits: the test images are never indexed here.
     """
-    import torch
-
     from kgzsl.evaluation import Evaluator
 
     dataset, seed = inputs.dataset, ctx.seed
@@ -266,12 +263,6 @@ def _validate(cfg: dict[str, Any], inputs: _Inputs, ctx: RunContext) -> Selectio
     )
     train_classes, val_classes = dataset.train_classes, dataset.val_classes
     semantics = inputs.semantics
-    if getattr(inputs.encoder, "reads_features", False):
-        # encoders fitted to images (GCNZ / DGP targets) are refitted on what the validation
-        # stage may see: the train classes' fit images, not the val classes'
-        view = copy.copy(dataset)
-        view.seen, view.splits = train_classes, {**dataset.splits, "trainval": fit_idx}
-        semantics = torch.as_tensor(_encode(cfg, inputs, view, ctx)[0].matrix, device=inputs.features.device)
     v_seen, v_unseen = val_seen_idx, dataset.splits["val"]
     task = _task(inputs, fit_idx, semantics, train_classes, val_classes, np.concatenate([v_seen, v_unseen]))
     task.select_by = cfg["eval"]["select_by"]
