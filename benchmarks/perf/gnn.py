@@ -5,10 +5,10 @@ Measured in one process, on DGP's 32,324-node WordNet graph (``dgp_induced_hiera
 (forward + backward of a loss on every node, dropout on) of a 2-layer network
 300 → 2048 → 2048:
 
-1. GCN: :class:`kgzsl.semantics.gnn.GCN` beside a plain-torch sparse CSR implementation of
+1. GCN: :class:`kgzsl.methods.gcnz.GCN` beside a plain-torch sparse CSR implementation of
    the same layer (linear, ``torch.sparse.mm``, leaky ReLU) and PyG's ``GCNConv`` (cached
    normalisation);
-2. DGP: :class:`kgzsl.semantics.gnn.DenseGraphPropagation` (4 hop groups + self) beside a
+2. DGP: :class:`kgzsl.methods.dgp.DenseGraphPropagation` (4 hop groups + self) beside a
    plain-torch implementation of the same maths on the same matrices;
 3. a TransE epoch (dim 100, batch 1024, one negative) on the K-ZSL AwA KG via
    :func:`kgzsl.semantics.kge.fit_kge`, beside a plain-torch loop.
@@ -131,7 +131,8 @@ def main() -> None:
         raise SystemExit("set KGZSL_SHARED_DATA (DGP's wnids and the K-ZSL AwA KG are read from it)")
 
     from kgzsl.knowledge.wordnet import WordNet, dgp_induced_hierarchy
-    from kgzsl.semantics.gnn import GCN, DenseGraphPropagation, _row_normalised, gcn_adjacency, hop_masks
+    from kgzsl.methods.dgp import DenseGraphPropagation, hop_masks, row_normalised
+    from kgzsl.methods.gcnz import GCN, gcn_adjacency
 
     torch.manual_seed(0)
     hierarchy = dgp_induced_hierarchy(Path(shared) / "imagenet" / "dgp", WordNet.load())
@@ -159,8 +160,8 @@ def main() -> None:
 
     t = time.perf_counter()
     masks = hop_masks(edges, n, 4)
-    up = [_row_normalised(m.T.tocsr(), "cpu") for m in masks]
-    down = [_row_normalised(m, "cpu") for m in masks]
+    up = [row_normalised(m.T.tocsr(), "cpu") for m in masks]
+    down = [row_normalised(m, "cpu") for m in masks]
     build = time.perf_counter() - t
     nnz = sum(int(m.nnz) for m in masks)
     print(f"DGP hop masks: {nnz:,} ancestor pairs incl. self, built in {build:.2f}s")
