@@ -60,6 +60,7 @@ __all__ = [
     "select_gamma",
     "streamed_hit_at_k",
     "evaluate_streamed",
+    "streamed_report",
     "topk_hits",
     "zsl_accuracy",
 ]
@@ -1149,3 +1150,84 @@ def evaluate_streamed(
         device=device,
     )
     return {**acc.result(), "zsl/n_images": float(acc.n)}
+
+
+def streamed_report(
+    method: Any,
+    dataset: Any,
+    hit_k: Iterable[int] | None = (1, 2, 5, 10, 20),
+    gamma: float | None = None,
+    chunk_images: int = 4096,
+    device: Any = None,
+) -> EvaluationReport:
+    """The whole ZSL / GZSL report of a fitted method on a dataset whose test images are streamed.
+
+    For test sets too large to hold (ImageNet-21K: millions of images over up to 21,842
+    classes), every image of ``dataset.iter_test("test_unseen")`` and ``("test_seen")`` is
+    scored chunk by chunk (:class:`StreamedHitAtK`; one chunk of scores alive at a time):
+
+    * ``zsl/hit@k_{micro,macro}`` and the "+1K" ``gzsl/hit@k_{micro,macro}`` of the unseen
+      images, as :func:`evaluate_streamed`;
+    * ``zsl/top1`` (= ``zsl/hit@1_macro``: per-class top-1 among the unseen classes, ties
+      split as :func:`topk_hits` does), ``gzsl/unseen`` / ``gzsl/seen`` (per-class top-1 of
+      the unseen / seen test images among all classes) and ``gzsl/h``;
+    * with ``gamma``, the same after calibrated stacking (``gzsl_cs/*``: ``gamma`` subtracted
+      from the seen classes' scores).
+
+    There is no seen-unseen curve (AUSUC needs every score): ``curve`` is empty.
+
+    Args:
+        method: a fitted method (its ``decision_function`` scores all classes).
+        dataset: the dataset component (``iter_test`` and ``classes()``).
+        hit_k: the cut-offs (``None``: 1, 2, 5, 10, 20).
+        gamma: the calibrated-stacking factor chosen on validation, or ``None``.
+        chunk_images: images per chunk.
+        device: where features go before scoring (default: the CPU).
+    """
+    import torch
+
+    ks = sorted({1, *(hit_k or (1, 2, 5, 10, 20))})
+    class_ids, seen, unseen = dataset.classes()
+    seen, unseen = np.asarray(seen, dtype=np.int64), np.asarray(unseen, dtype=np.int64)
+    num_classes = len(class_ids)
+    every = np.concatenate([seen, unseen])
+    device = torch.device(device or "cpu")
+    seen_cols = torch.as_tensor(seen, device=device)
+    variants = [("", 0.0)] + ([("cs", float(gamma))] if gamma is not None else [])
+
+    def run(split: str, candidates: dict[str, Any]) -> dict[str, StreamedHitAtK]:
+        accs = {name: StreamedHitAtK(num_classes, candidates, ks) for name, _ in variants}
+        with torch.no_grad():
+            for features, labels in dataset.iter_test(split, chunk_images=chunk_images):
+                x = torch.as_tensor(np.asarray(features), device=device, dtype=torch.float32)
+                scores = method.decision_function(x)
+                y = torch.as_tensor(np.asarray(labels))
+                for name, g in variants:
+                    if g:
+                        scores = scores.clone()
+                        scores[:, seen_cols.to(scores.device)] -= g
+                    accs[name].update(scores, y.to(scores.device))
+        return accs
+
+    u = run("test_unseen", {"zsl": unseen, "gzsl": every})
+    metrics = {k: v for k, v in u[""].result().items()}
+    metrics["zsl/n_images_streamed"] = float(u[""].n)
+    metrics["zsl/top1"] = metrics["zsl/hit@1_macro"]
+    per_class = {"zsl": u[""].per_class("zsl"), "gzsl_unseen": u[""].per_class("gzsl"), "gzsl_seen": {}}
+    s = run("test_seen", {"gzsl": every}) if len(seen) else None
+    if s is not None and s[""].n == 0:
+        s = None
+    for name, g in variants:
+        prefix = "gzsl_cs" if name else "gzsl"
+        acc_u = float(np.mean(list(u[name].per_class("gzsl").values())))
+        metrics[f"{prefix}/unseen"] = acc_u
+        if s is not None:
+            acc_s = float(np.mean(list(s[name].per_class("gzsl").values())))
+            metrics[f"{prefix}/seen"] = acc_s
+            metrics[f"{prefix}/h"] = harmonic_mean(acc_s, acc_u)
+        if name:
+            metrics["gzsl_cs/gamma"] = g
+    if s is not None:
+        per_class["gzsl_seen"] = s[""].per_class("gzsl")
+        metrics["gzsl/n_seen_images_streamed"] = float(s[""].n)
+    return EvaluationReport(metrics=metrics, per_class=per_class, curve={}, seen=seen, unseen=unseen)

@@ -358,6 +358,20 @@ def _report(dataset: Any, scores: tuple[np.ndarray, np.ndarray], gamma: float | 
     return evaluator.report(scores[0], y_seen, scores[1], y_unseen, gamma=gamma, hit_k=hit_k)
 
 
+def _test_report(
+    method: Any, source: Any, ds: Any, inputs: _Inputs | None, gamma: float | None, hit_k: Any, ctx: RunContext
+) -> Any:
+    """The test report: from the loaded test splits, or streamed from ``source`` (``ds.streamed_test``)."""
+    if ds.streamed_test:
+        from kgzsl.evaluation import streamed_report
+
+        return streamed_report(method, source, hit_k=hit_k, gamma=gamma, device=ctx.torch_device)
+    assert inputs is not None
+    report = _report(ds, _test_scores(method, inputs), gamma, hit_k)
+    report.metrics.update(_streamed_hit_k(method, source, hit_k, ctx))
+    return report
+
+
 def _streamed_hit_k(method: Any, source: Any, hit_k: Any, ctx: RunContext) -> dict[str, float]:
     """Hit@k over every test-unseen image of a dataset that streams them (``iter_test``), else nothing.
 
@@ -479,15 +493,17 @@ def run_experiment(
                     task = _task(inputs, ds.splits["trainval"], inputs.semantics, ds.seen, ds.unseen)
                     method = fit_method(final, task, _fit_context(ctx, "trainval"))
                 with stage("evaluate on test", "eval"):
-                    test_idx = np.concatenate([ds.splits["test_seen"], ds.splits["test_unseen"]])
-                    transductive = _observe_unlabelled(method, inputs.features[test_idx])
-                    report = _report(ds, _test_scores(method, inputs), gamma, cfg["eval"]["hit_k"])
-                    if transductive:
-                        report.metrics["eval/transductive"] = 1.0
-                    if cfg["eval"]["test_selected"]:
-                        point_cfg = apply_point(cfg, selection.chosen.point)
-                        report.metrics.update(_test_selected(point_cfg, method, task, inputs, ctx))
-                    report.metrics.update(_streamed_hit_k(method, inputs.source, cfg["eval"]["hit_k"], ctx))
+                    if ds.streamed_test:  # every test image, streamed: nothing transductive, no test curve
+                        report = _test_report(method, inputs.source, ds, None, gamma, cfg["eval"]["hit_k"], ctx)
+                    else:
+                        test_idx = np.concatenate([ds.splits["test_seen"], ds.splits["test_unseen"]])
+                        transductive = _observe_unlabelled(method, inputs.features[test_idx])
+                        report = _test_report(method, inputs.source, ds, inputs, gamma, cfg["eval"]["hit_k"], ctx)
+                        if transductive:
+                            report.metrics["eval/transductive"] = 1.0
+                        if cfg["eval"]["test_selected"]:
+                            point_cfg = apply_point(cfg, selection.chosen.point)
+                            report.metrics.update(_test_selected(point_cfg, method, task, inputs, ctx))
                 with stage("write run folder"):
                     result = _write_run(tmp, final, inputs, selection, report, method, gamma, stage, stem)
                     _write_meta(tmp, final, inputs, ctx, stem, selection, warnings, config_file, gamma)
@@ -625,8 +641,9 @@ def evaluate_run(
         import torch
 
         inputs.features = torch.as_tensor(dataset.features, device=ctx.torch_device)
-        report = _report(dataset, _test_scores(method, inputs), extra.get("gamma"), cfg["eval"]["hit_k"])
-        report.metrics.update(_streamed_hit_k(method, source, cfg["eval"]["hit_k"], ctx))
+        if dataset.streamed_test:
+            inputs = None
+        report = _test_report(method, source, dataset, inputs, extra.get("gamma"), cfg["eval"]["hit_k"], ctx)
     title, kind = _title(f"{run_dir} (evaluated)", dataset, cfg, cfg["train"]["seed"])
     row = {"method": cfg["method"]["name"], "semantics": cfg["semantics"]["name"], **report.metrics}
     table = format_table([row], f"Saved model of {run_dir} on {dataset.name}{kind} (test splits)")

@@ -602,7 +602,10 @@ def plot_run(
         FigureCanvasAgg(fig)
         grid = fig.add_gridspec(2 if many else 1, 2, width_ratios=[1, 1.25])
         ax1 = fig.add_subplot(grid[0, 0])
-        ax1.plot(curve["unseen"], curve["seen"], color="tab:blue", label=f"AUSUC = {metrics['gzsl/ausuc']:.3f}")
+        if "unseen" in curve and "gzsl/ausuc" in metrics:
+            ax1.plot(curve["unseen"], curve["seen"], color="tab:blue", label=f"AUSUC = {metrics['gzsl/ausuc']:.3f}")
+        else:  # streamed test images: the points only, no sweep over γ
+            ax1.text(0.5, 0.9, "test images streamed: no γ sweep", ha="center", fontsize=8, transform=ax1.transAxes)
         ax1.scatter([metrics["gzsl/unseen"]], [metrics["gzsl/seen"]], color="tab:red", zorder=3, label="γ = 0")
         if "gzsl_cs/gamma" in metrics:
             ax1.scatter(

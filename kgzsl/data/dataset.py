@@ -155,6 +155,10 @@ class ZSLDataset:
     #: the backbone that produced ``features`` as its manifest records it (``open_clip:ViT-B-32``,
     #: ``torchvision:resnet101``); ``None`` where unknown (features made outside kgzsl)
     backbone: str | None = None
+    #: the test splits are empty here and scored streamed from the dataset component's
+    #: ``iter_test`` (test sets too large to hold: ImageNet-21K), see
+    #: :func:`kgzsl.evaluation.streamed_report`
+    streamed_test: bool = False
 
     def __post_init__(self) -> None:
         self.features = np.asarray(self.features, dtype=np.float32)
@@ -220,7 +224,8 @@ class ZSLDataset:
                 raise DataError(f"{self.name}: split {key!r} has images outside 'trainval'")
         if np.intersect1d(self.train_classes, self.val_classes).size:
             raise DataError(f"{self.name}: 'train' and 'val' must be class-disjoint")
-        for key, classes in (("trainval", self.seen), ("test_unseen", self.unseen)):
+        required = [("trainval", self.seen)] + ([] if self.streamed_test else [("test_unseen", self.unseen)])
+        for key, classes in required:
             present = np.zeros(c, dtype=bool)
             present[self.labels[s[key]]] = True
             empty = classes[~present[classes]]

@@ -136,6 +136,12 @@ class KZSLImageNet(Component):
             (``train.seed``): the splits are part of the data, so runs of any seed compare on the same ones.
         test_set: for ``ImageNet21K``: ``2-hops`` (split.mat's ``hops2``), ``3-hops``
             (``hops2`` + ``hops3``) or ``all`` (+ ``rest``).
+        stream_test: hold no test image: :meth:`load` reads ``trainval`` only and a run scores
+            every test image streamed (:func:`kgzsl.evaluation.streamed_report`: ZSL top-1,
+            GZSL S / U / H, Hit@k micro and macro, in memory bounded by one chunk). Default
+            (``None``): on for ``ImageNet21K`` unless ``max_test_images_per_class`` is given,
+            off for ImNet-A / ImNet-O (small enough to hold, and then scored with the seen-unseen
+            curve too).
     """
 
     file_params = ("root",)
@@ -157,8 +163,10 @@ class KZSLImageNet(Component):
         val_class_fraction: float = 0.2,
         val_seed: int = 0,
         test_set: Literal["2-hops", "3-hops", "all"] = "2-hops",
+        stream_test: bool | None = None,
     ) -> None:
         self.test_set = test_set
+        self.stream_test = stream_test
         self.benchmark = benchmark
         self.root = root
         self.split_file = split_file
@@ -316,8 +324,19 @@ class KZSLImageNet(Component):
             )
         return dims.pop() if dims else 0
 
+    @property
+    def streams_test(self) -> bool:
+        """Whether :meth:`load` leaves the test splits to be streamed (see ``stream_test``)."""
+        if self.stream_test is not None:
+            return bool(self.stream_test)
+        return self.benchmark == "ImageNet21K" and self.max_test_images_per_class is None
+
     def load(self) -> ZSLDataset:
+        streamed = self.streams_test
+        # every class file's header is checked now (a missing test file fails before training)
         seen_ids, unseen_ids, plan, lists = self._plan()
+        if streamed:
+            plan = [item for item in plan if item[0] == "trainval"]
         split_path, seen_path, unseen_path = lists
         class_ids = seen_ids + unseen_ids
         dim = self._one_dim(plan)
@@ -347,6 +366,7 @@ class KZSLImageNet(Component):
             splits=out,
             # the files read (a folder cannot be hashed into meta.json)
             source_files=list(dict.fromkeys([split_path, seen_path, unseen_path, *(f for _, _, f, _ in plan)])),
+            streamed_test=streamed,
         )
 
     def _rows(self, file: Path, wnid: str, cap: int | None) -> tuple[int, int]:

@@ -228,9 +228,13 @@ def test_imagenet21k_protocol_on_files_of_the_real_schema(shared_data: Path, tmp
         (tmp_path / folder).mkdir()
         for i in classes:
             scipy.io.savemat(str(tmp_path / folder / f"{i + 1}.mat"), {"features": rng.random((2, 3))})
-    ds = KZSLImageNet(benchmark="ImageNet21K", test_set="2-hops", root=str(tmp_path)).load()
+    ds = KZSLImageNet(benchmark="ImageNet21K", test_set="2-hops", root=str(tmp_path), stream_test=False).load()
     assert len(ds.seen) == 1000 and len(ds.unseen) == len(split.hops2) == 1509
     assert len(ds.splits["trainval"]) == 2000 and len(ds.splits["test_unseen"]) == 2 * 1509
+    # by default the ImageNet-21K test sets are not held but streamed by the run
+    lean = KZSLImageNet(benchmark="ImageNet21K", test_set="2-hops", root=str(tmp_path)).load()
+    assert lean.streamed_test and len(lean.splits["test_unseen"]) == len(lean.splits["test_seen"]) == 0
+    assert len(lean.features) == 2000 and lean.class_ids == ds.class_ids
     assert ds.name == "kzsl_imagenet:ImageNet21K:2-hops"
     assert ds.class_ids[:3] == [split.wnids[i] for i in split.seen[:3]]
     # the bigger test sets need files for their classes: a clear error names the first missing one
@@ -333,3 +337,35 @@ def test_a_run_scores_every_test_image_streamed(tiny, tmp_path):
     assert {k: again[k] for k in m if "_micro" in k or "_macro" in k} == {
         k: m[k] for k in m if "_micro" in k or "_macro" in k
     }
+
+
+def test_a_streamed_only_run_reports_what_a_loaded_run_does(tiny, tmp_path):
+    """stream_test: no test image held; ZSL top-1, GZSL S / U / H (and with calibrated stacking)
+    and Hit@k over every test image equal the run that loads the test splits."""
+    from kgzsl.pipeline import evaluate_run, run_experiment
+
+    ids = ["n00000003", "n00000001", "n00000006", "n00000008"]
+    np.savez(tmp_path / "sem.npz", matrix=np.random.default_rng(0).normal(size=(4, 5)), ids=np.array(ids))
+    paths = {"root": tiny / "features", "split_file": tiny / "split.mat"}
+    paths |= {"seen_file": tiny / "seen.txt", "unseen_file": tiny / "unseen.txt"}
+    dataset = {"name": "kzsl_imagenet", **{k: str(v) for k, v in paths.items()}, "val_class_fraction": 0.5}
+    cfg = {
+        "semantics": {"name": "precomputed", "path": str(tmp_path / "sem.npz"), "key": "matrix", "ids": "ids"},
+        "method": {"name": "eszsl"},
+        "train": {"device": "cpu"},
+        "eval": {"hit_k": [1, 2], "calibrate": True},
+        "select": {},
+    }
+    held = run_experiment({**cfg, "dataset": dataset}, stem="held", out=tmp_path / "runs", progress=False).metrics
+    run = run_experiment(
+        {**cfg, "dataset": {**dataset, "stream_test": True}}, stem="streamed", out=tmp_path / "runs", progress=False
+    )
+    streamed = run.metrics
+    keys = ["zsl/top1", "gzsl/seen", "gzsl/unseen", "gzsl/h", "gzsl_cs/seen", "gzsl_cs/unseen", "gzsl_cs/h"]
+    keys += [f"{p}/hit@{k}_{a}" for p in ("zsl", "gzsl") for k in (1, 2) for a in ("micro", "macro")]
+    assert {k: streamed[k] for k in keys} == pytest.approx({k: held[k] for k in keys}, abs=1e-12)
+    assert streamed["zsl/n_images_streamed"] == 4 and streamed["gzsl/n_seen_images_streamed"] == 4
+    assert "gzsl/ausuc" not in streamed  # no score matrix, no curve
+    assert (run.run_dir / "plot.png").is_file() and (run.run_dir / "per_class.csv").is_file()
+    again = evaluate_run(run.run_dir, progress=False).metrics
+    assert {k: again[k] for k in keys} == {k: streamed[k] for k in keys}
