@@ -73,6 +73,7 @@ _COMPONENT_MODULES = {
         "kgzsl.methods.sae",
         "kgzsl.methods.f_clswgan",
         "kgzsl.methods.ontozsl_gan",
+        "kgzsl.methods.cada_vae",
     ],
     "classifiers": ["kgzsl.classifier"],
 }
