@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     data_cli.add_parser(sub, _Parser)
     tables.add_parser(sub, _Parser)
     cache_cli.add_parser(sub, _Parser)
+    from kgzsl.language import cli as clip_cli
+
+    clip_cli.add_parser(sub, _Parser)
     return parser
 
 
@@ -185,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
             from kgzsl.semantics import cli as cache_cli
 
             return cache_cli.run(args)
+        if args.command == "clip":
+            from kgzsl.language import cli as clip_cli
+
+            return clip_cli.run(args)
         parser.print_help()
         return 0
     except KGZSLError as e:
