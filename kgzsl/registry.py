@@ -74,6 +74,7 @@ _COMPONENT_MODULES = {
         "kgzsl.methods.f_clswgan",
         "kgzsl.methods.ontozsl_gan",
         "kgzsl.methods.cada_vae",
+        "kgzsl.methods.tf_vaegan",
     ],
     "classifiers": ["kgzsl.classifier"],
 }
