@@ -88,3 +88,28 @@ def test_max_hops_is_checked():
 
     with pytest.raises(ConfigError, match=r"max_hops: expected a value > 0"):
         METHODS.build("dgp", max_hops=0)
+
+
+@pytest.mark.slow  # ~1 min: AwA2's 37,322 synthetic images, the WordNet graph, validation and test
+def test_awa2_through_dgps_wordnet_graph_runs_on_the_real_metadata(shared_data: Path, wordnet, tmp_path: Path):
+    import json
+
+    import yaml
+
+    import kgzsl
+    from kgzsl.pipeline import run_experiment
+
+    path = Path(kgzsl.__file__).parent / "configs" / "awa2_dgp_wordnet.yaml"
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    dgp_folder = shared_data / "imagenet" / "dgp"
+    config["knowledge"].update(dgp_folder=str(dgp_folder), wordnet=str(wordnet.path))
+    config["dataset"].update(root=str(shared_data / "xlsa17"), n_features=64)
+    config["method"].update(class_map=str(dgp_folder / "awa2-split.json"), hidden=[64], epochs=50)
+    config["select"] = {"method.epochs": [50]}
+    config["train"].update(device="cpu")
+    result = run_experiment(config, "awa2_dgp", out=tmp_path, progress=False)
+    m = result.metrics
+    assert 0 <= m["zsl/top1"] <= 1 and np.isfinite(m["gzsl/h"])
+    # the 50 AwA2 classes and their WordNet ancestors, found through DGP's wnids
+    assert m["dgp/nodes"] == 101 and m["dgp/edges"] == 103
+    assert json.loads((result.run_dir / "metrics.json").read_text())["dgp/nodes"] == 101
