@@ -163,6 +163,8 @@ def load_run(path: str | os.PathLike) -> dict[str, Any]:
     for key, value in raw.items():
         if value is None:
             continue
+        if str(key).startswith("select/") and isinstance(value, str | bool):
+            continue  # a value chosen on validation (select/method.direction = "s2f"): not a metric
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise DataError(f"{path / 'metrics.json'}: {key}: expected a number, got {value!r}")
         metrics[str(key)] = float(value)

@@ -298,3 +298,10 @@ def test_experiments_of_the_same_name_are_told_apart(tmp_path: Path):
     for parent in ("a", "b"):
         _write_run(tmp_path / parent / "exp" / "seed-0", {"semantics": sem, "method": method}, {"zsl/top1": 0.5})
     assert [r["experiment"] for r in gather_runs([tmp_path / "a", tmp_path / "b"])] == ["a/exp", "b/exp"]
+
+
+def test_chosen_values_that_are_not_numbers_are_not_metrics(tmp_path: Path):
+    cfg = {"semantics": {"name": "dataset"}, "method": {"name": "sae"}}
+    _write_run(tmp_path / "e" / "seed-0", cfg, {"zsl/top1": 0.5, "select/method.direction": "s2f"})
+    rows = gather_runs([tmp_path])
+    assert rows[0]["mean"] == {"zsl/top1": 0.5}
