@@ -51,6 +51,7 @@ _COMPONENT_MODULES = {
         "kgzsl.data.kzsl_imagenet",
         "kgzsl.data.arrays",
         "kgzsl.data.folder",
+        "kgzsl.data.synthetic_documents",
     ],
     "knowledge": ["kgzsl.knowledge.sources"],
     "semantics": [
@@ -73,6 +74,7 @@ _COMPONENT_MODULES = {
         "kgzsl.methods.sae",
         "kgzsl.methods.f_clswgan",
         "kgzsl.methods.ontozsl_gan",
+        "kgzsl.methods.mads",
         "kgzsl.methods.cada_vae",
         "kgzsl.methods.tf_vaegan",
     ],
