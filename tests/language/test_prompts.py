@@ -157,3 +157,12 @@ def test_a_cell_is_the_normalised_mean_of_its_strings(tower: P.TextTower):
     torch.testing.assert_close(emb[0, 1], single[2])
     # batching does not change the embeddings
     torch.testing.assert_close(tower.encode(["a cat", "a lion", "a dog"], batch_size=1), single, atol=1e-5, rtol=0)
+
+
+def test_trimmed_batches_give_the_full_context_embeddings(tower: P.TextTower):
+    # prompts of different lengths, one cut off at the tiny tower's 16-token context
+    texts = ["cat", "a photo of a big striped zebra.", "a " * 30 + "dog", "itap of a owl."]
+    assert tower._can_trim()
+    trimmed = tower.encode(texts, batch_size=3, trim=True)
+    full = tower.encode(texts, batch_size=3, trim=False)
+    torch.testing.assert_close(trimmed, full, atol=1e-5, rtol=0)
