@@ -187,3 +187,48 @@ def test_same_inputs_same_scores(clip: dict):
         a = CLIPZeroShot(**clip, templates="short").fit(task, context=CTX).decision_function(task.features)
     b = CLIPZeroShot(**clip, templates="short").fit(task, context=CTX).decision_function(task.features)
     assert torch.equal(a, b)
+
+
+@pytest.mark.filterwarnings("ignore:.*(random|RANDOM).*:UserWarning")
+def test_a_run_from_yaml_weighs_on_the_test_images_and_says_relaxed(clip: dict, tmp_path: Path, capsys):
+    import json
+
+    import yaml
+    from PIL import Image
+
+    from kgzsl.cli import main
+
+    rng = np.random.default_rng(0)
+    names = ["cat", "dog", "fox", "owl", "yak"]
+    for c, name in enumerate(names):
+        (tmp_path / "images" / name).mkdir(parents=True)
+        for i in range(3):
+            pixels = np.clip(rng.normal(40 * c, 20, size=(24, 24, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "images" / name / f"{i}.png")
+    np.save(tmp_path / "sem.npy", rng.random((5, 4)).astype(np.float32))
+    (tmp_path / "sem_ids.txt").write_text("\n".join(names) + "\n")
+    config = {
+        "dataset": {
+            "name": "image_folder",
+            "root": str(tmp_path / "images"),
+            "seen": names[:3],
+            "unseen": names[3:],
+            "backbone": BACKBONE,
+            "weights": clip["weights"],
+            "progress": False,
+        },
+        "semantics": {"name": "precomputed", "path": str(tmp_path / "sem.npy"), "ids": str(tmp_path / "sem_ids.txt")},
+        "method": {"name": "clip_zeroshot", **clip, "templates": "short", "combine": "weighted"},
+        "select": {},
+    }
+    path = tmp_path / "clip.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    assert main(["run", str(path), "--out", str(tmp_path / "runs"), "--no-progress"]) == 0, capsys.readouterr().err
+    run = tmp_path / "runs" / "clip" / "seed-0"
+    metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["eval/transductive"] == 1.0
+    assert "relaxed setting" in (run / "results.md").read_text(encoding="utf-8")
+    from kgzsl.methods.base import ZSLMethod
+
+    saved = ZSLMethod.load(run / "models" / "method.pt")
+    assert saved.prompt_weights_ is not None and saved.prompt_weights_.shape == (7,)
