@@ -9,7 +9,8 @@ For every prompt source (:data:`kgzsl.language.prompts.SOURCES` whose inputs are
 the class classifiers are built with ``clip_zeroshot`` and scored with the shared
 :class:`~kgzsl.evaluation.Evaluator` (ZSL top-1 over the unseen classes; GZSL seen / unseen /
 H over all classes, uncalibrated: nothing is tuned), combined by template ensembling and,
-for sources of several prompts, by zero-shot prompt weighting (Allingham et al., ICML 2023);
+for sources of several prompts, by zero-shot prompt weighting (Allingham et al., ICML 2023:
+the prompts scored on the unlabelled test images, a transductive use of them);
 then every prompt of every source pooled. The images are the features folder's (made by
 ``kgzsl data extract`` / :func:`kgzsl.data.features.extract_features`), labelled by their class
 folders and matched to the dataset's classes as KG alignment matches names (``grizzly bear``
@@ -73,7 +74,9 @@ def add_parser(sub: Any, parser_class: type) -> None:
     p.add_argument("--seen", help="seen class list (default: the dataset's trainvalclasses.txt)")
     p.add_argument("--unseen", help="unseen class list (default: the dataset's testclasses.txt)")
     p.add_argument("--templates", default="imagenet", help="template set of templates / kg_labels (default imagenet)")
-    p.add_argument("--weighting-images", default="test", help="'test' or a .npy of unlabelled image features")
+    p.add_argument(
+        "--weighting-images", default="test", help="where the class bias is measured: 'test' or a .npy of features"
+    )
     p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature of the prompt weights")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
@@ -399,7 +402,6 @@ def compare(
     ctx = RunContext(seed=0, device=str(dev), progress=progress)
     evaluator = Evaluator(len(classes.ids), seen_idx, unseen_idx)
     images = x.to(dev)
-    weighting = images if wi == "test" else None
     rows: list[dict[str, Any]] = []
     weights_record: dict[str, Any] = {}
     pooled: list[torch.Tensor] = []
@@ -415,8 +417,7 @@ def compare(
         rows[-1]["top prompt"] = ""
         if n == 1:
             return
-        unlabelled = weighting if weighting is not None else method._outside_images()
-        s = prompt_scores(embeddings, unlabelled, None, method.logit_scale)
+        s = prompt_scores(embeddings, images, logit_scale=method.logit_scale, bias_mean=method.bias_mean_)
         w = prompt_weights(s, temperature)
         top = int(w.argmax())
         rows.append(
@@ -451,7 +452,7 @@ def compare(
     extra = {
         "title": title,
         "relaxed": True,
-        "transductive": wi == "test",
+        "transductive": True,
         "features": str(features),
         "backbone": backbone,
         "arch": arch,

@@ -29,7 +29,16 @@ from kgzsl.errors import ConfigError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["prompt_scores", "prompt_weights", "combine_prompts", "ensemble_prompts"]
+__all__ = ["mean_unit", "prompt_scores", "prompt_weights", "combine_prompts", "ensemble_prompts"]
+
+
+def mean_unit(features: torch.Tensor) -> torch.Tensor:
+    """``b̄``, the mean of the L2-normalised rows: all of an image set the class bias needs, ``[D]``."""
+    import torch
+
+    if features.ndim != 2 or features.shape[0] == 0:
+        raise ValueError(f"mean_unit: expected [M, D] image features with M > 0, got {tuple(features.shape)}")
+    return torch.nn.functional.normalize(features.float(), dim=1).mean(0)
 
 
 def prompt_scores(
@@ -38,6 +47,7 @@ def prompt_scores(
     bias_features: torch.Tensor | None = None,
     logit_scale: float = 100.0,
     chunk: int = 8192,
+    bias_mean: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The zero-shot score of each prompt (higher: more confident after debiasing).
 
@@ -47,6 +57,7 @@ def prompt_scores(
         bias_features: ``[M, D]`` images the class bias ``μ`` is measured on; ``None``: ``features``.
         logit_scale: ``s``, CLIP's logit scale (100 for the released models).
         chunk: images per block (bounds the ``[P, chunk, C]`` logits in memory).
+        bias_mean: ``b̄`` of the bias images (:func:`mean_unit`), given instead of ``bias_features``.
 
     Shapes:
         returns: ``[P]`` float32.
@@ -59,10 +70,14 @@ def prompt_scores(
         raise ValueError("prompt_scores: no unlabelled images to score the prompts on")
     w = prompts.float()
     x = torch.nn.functional.normalize(features.to(w.device, torch.float32), dim=1)
-    b = x if bias_features is None else torch.nn.functional.normalize(bias_features.to(w.device, torch.float32), dim=1)
-    if b.shape[1] != x.shape[1] or b.shape[0] == 0:
-        raise ValueError(f"prompt_scores: bias features {tuple(b.shape)} for {x.shape[1]}-d image features")
-    mu = logit_scale * torch.einsum("d,pcd->pc", b.mean(0), w)  # [P, C]
+    if bias_mean is None:
+        bias = x if bias_features is None else bias_features.to(w.device)
+        if bias.ndim != 2 or bias.shape[1] != x.shape[1]:
+            raise ValueError(f"prompt_scores: bias features {tuple(bias.shape)} for {x.shape[1]}-d image features")
+        bias_mean = mean_unit(bias)
+    if bias_mean.shape != (x.shape[1],):
+        raise ValueError(f"prompt_scores: bias mean {tuple(bias_mean.shape)} for {x.shape[1]}-d image features")
+    mu = logit_scale * torch.einsum("d,pcd->pc", bias_mean.to(w.device, torch.float32), w)  # [P, C]
     total = torch.zeros(w.shape[0], dtype=torch.float64, device=w.device)
     for start in range(0, x.shape[0], chunk):
         logits = logit_scale * torch.einsum("nd,pcd->pnc", x[start : start + chunk], w)  # [P, n, C]

@@ -96,11 +96,13 @@ class CLIPZeroShot(ZSLMethod):
     ``c`` by ``logit_scale · x̂ᵀ w_c`` with ``x̂`` the L2-normalised feature. Nothing is trained:
     ``fit`` reads no training image, so seen and unseen classes are treated alike.
 
-    The weighting needs unlabelled images: with ``weighting_images="test"`` they are the test
-    images, given by the pipeline to :meth:`observe_unlabelled` before scoring (a transductive
-    use of the test set, recorded as ``eval/transductive``); with the path of a ``.npy`` of image
-    features (``[M, D]``, same backbone) the weights are fixed in ``fit`` from those images alone.
-    Until then, weighted classifiers fall back to the uniform ensemble.
+    The weighting needs unlabelled images: the prompts are scored on the test images, given by
+    the pipeline to :meth:`observe_unlabelled` before scoring (a transductive use of the test
+    set, recorded as ``eval/transductive``; until then the classifiers are the uniform
+    ensemble). The class bias the scores subtract is measured on the same test images
+    (``weighting_images="test"``) or, as the paper does with images of the pretraining
+    distribution, on an outside image set: the path of a ``.npy`` of image features (``[M, D]``,
+    same backbone), read in ``fit`` (only its mean unit vector is kept).
 
     This is a *relaxed* zero-shot setting (:attr:`relaxed`): CLIP's pretraining may have seen the
     "unseen" classes, and every results table says so.
@@ -115,7 +117,8 @@ class CLIPZeroShot(ZSLMethod):
         templates: the template set of ``templates`` and ``kg_labels`` (``imagenet``: CLIP's 80;
             ``short``; ``single``; ``none``) or a list of templates with ``{}``.
         combine: ``mean`` (template ensembling) or ``weighted`` (zero-shot prompt weighting).
-        weighting_images: ``test`` or the path of a ``.npy`` of unlabelled image features.
+        weighting_images: where the class bias is measured: ``test`` (the test images) or the
+            path of a ``.npy`` of outside image features.
         temperature: softmax temperature of the prompt weights, in logit units.
         logit_scale: CLIP's logit scale (100 for the released models).
         descriptors: descriptor JSON ``{class name: [descriptions]}`` (``descriptions`` source).
@@ -135,6 +138,7 @@ class CLIPZeroShot(ZSLMethod):
         prompt_embeddings_: ``[P, K, D]`` unit embeddings of every prompt for the candidate classes.
         prompt_names_: the ``P`` prompts' names.
         prompt_scores_, prompt_weights_: ``[P]`` scores and weights (weighted, once observed).
+        bias_mean_: ``[D]`` mean unit feature of the outside bias images (``None`` for ``test``).
         classifiers_: ``[K, D]`` unit class classifiers of the candidates.
         candidates_: ``[K]`` the candidate classes; num_classes_: ``C``.
 
@@ -226,8 +230,8 @@ class CLIPZeroShot(ZSLMethod):
 
     @property
     def transductive(self) -> bool:
-        """Whether scoring depends on the unlabelled test images (weighted with ``weighting_images="test"``)."""
-        return self.combine == "weighted" and self.weighting_images == "test"
+        """Whether scoring depends on the unlabelled test images (``combine="weighted"``)."""
+        return self.combine == "weighted"
 
     # ------------------------------------------------------------------ prompts
 
@@ -300,8 +304,11 @@ class CLIPZeroShot(ZSLMethod):
         self.prompt_scores_ = None
         self.prompt_weights_ = None
         self._set_classifiers(None)
+        self.bias_mean_ = None
         if self.combine == "weighted" and self.weighting_images != "test":
-            self._weigh(self._outside_images(), bias=None)
+            from kgzsl.language.weighting import mean_unit
+
+            self.bias_mean_ = mean_unit(self._outside_images())
         return self
 
     def _outside_images(self) -> torch.Tensor:
@@ -317,10 +324,11 @@ class CLIPZeroShot(ZSLMethod):
             raise DataError(f"{path}: expected image features [M, {dim}], found {images.shape}")
         return torch.as_tensor(np.array(images, dtype=np.float32), device=self.prompt_embeddings_.device)
 
-    def _weigh(self, features: torch.Tensor, bias: torch.Tensor | None) -> None:
+    def _weigh(self, features: torch.Tensor) -> None:
         from kgzsl.language.weighting import prompt_scores, prompt_weights
 
-        self.prompt_scores_ = prompt_scores(self.prompt_embeddings_, features, bias, self.logit_scale)
+        p = self.prompt_embeddings_
+        self.prompt_scores_ = prompt_scores(p, features, logit_scale=self.logit_scale, bias_mean=self.bias_mean_)
         self.prompt_weights_ = prompt_weights(self.prompt_scores_, self.temperature)
         self._set_classifiers(self.prompt_weights_)
 
@@ -331,16 +339,16 @@ class CLIPZeroShot(ZSLMethod):
         self.classifiers_ = ensemble_prompts(p) if weights is None else combine_prompts(p, weights)
 
     def observe_unlabelled(self, features: torch.Tensor) -> None:
-        """Weigh the prompts on the unlabelled test images (``combine="weighted"``,
-        ``weighting_images="test"``: the images are also the class-bias images); otherwise
-        nothing (the classifiers do not depend on them).
+        """Weigh the prompts on the unlabelled test images (``combine="weighted"``; the class
+        bias is measured on them too unless ``weighting_images`` names an outside set);
+        with ``combine="mean"`` nothing (the classifiers do not depend on them).
 
         Shapes:
             features: ``[N, D]``, every test image (seen and unseen classes), no labels.
         """
         if not self.transductive:
             return
-        self._weigh(features.to(self.prompt_embeddings_.device), bias=None)
+        self._weigh(features.to(self.prompt_embeddings_.device))
 
     @torch.no_grad()
     def decision_function(self, features: torch.Tensor) -> torch.Tensor:

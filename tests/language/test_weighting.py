@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from kgzsl.errors import ConfigError
-from kgzsl.language.weighting import combine_prompts, ensemble_prompts, prompt_scores, prompt_weights
+from kgzsl.language.weighting import combine_prompts, ensemble_prompts, mean_unit, prompt_scores, prompt_weights
 
 
 def _unit(x: torch.Tensor) -> torch.Tensor:
@@ -57,6 +57,11 @@ def test_score_is_the_debiased_mean_max_logit_computed_by_hand():
     own = prompt_scores(torch.tensor(prompts, dtype=torch.float32), torch.tensor(x))
     same = prompt_scores(torch.tensor(prompts, dtype=torch.float32), torch.tensor(x), torch.tensor(x))
     torch.testing.assert_close(own, same)
+    # the bias needs only the mean unit bias image
+    by_mean = prompt_scores(
+        torch.tensor(prompts, dtype=torch.float32), torch.tensor(x), bias_mean=mean_unit(torch.tensor(b))
+    )
+    np.testing.assert_allclose(by_mean.numpy(), expected, rtol=1e-4, atol=1e-4)
 
 
 def test_informative_prompts_rank_above_uninformative_and_biased_ones():

@@ -11,7 +11,7 @@ import torch
 
 import kgzsl.testing as testing
 from kgzsl.context import RunContext
-from kgzsl.errors import ConfigError
+from kgzsl.errors import ConfigError, DataError
 from kgzsl.language.prompts import TextTower, class_names, encode_grid, name_prompts
 from kgzsl.methods.base import ZSLTask
 from kgzsl.methods.clip_zeroshot import CLIPZeroShot, check_backbone
@@ -151,19 +151,28 @@ def test_prompt_weighting_ranks_informative_templates_first(clip: dict):
     assert not mean.transductive and torch.equal(before, mean.decision_function(test))
 
 
-def test_weights_from_an_outside_image_set_are_fixed_in_fit(clip: dict, tmp_path: Path):
+def test_class_bias_from_an_outside_image_set(clip: dict, tmp_path: Path):
+    from kgzsl.language.weighting import mean_unit, prompt_scores
+
     task, emb = _task(clip, INFORMATIVE)
-    np.save(tmp_path / "outside.npy", _features(emb, task.labels, 0.02, seed=4).numpy())
+    outside = _features(emb, task.labels, 0.02, seed=4)
+    np.save(tmp_path / "outside.npy", outside.numpy())
     templates = [UNINFORMATIVE[0], INFORMATIVE[0]]
     method = CLIPZeroShot(
         **clip, templates=templates, combine="weighted", weighting_images=str(tmp_path / "outside.npy")
     )
     method.fit(task, context=CTX)
-    assert not method.transductive
+    assert method.transductive  # the prompts are still scored on the test images
+    torch.testing.assert_close(method.bias_mean_, mean_unit(outside))
+    test = _features(emb, task.labels, 0.02, seed=5)
+    method.observe_unlabelled(test)
+    expected = prompt_scores(method.prompt_embeddings_, test, outside, method.logit_scale)
+    torch.testing.assert_close(method.prompt_scores_, expected)
     assert method.prompt_weights_[1] > 0.99
-    before = method.decision_function(task.features)
-    method.observe_unlabelled(task.features[:3])  # the test images are not used
-    assert torch.equal(before, method.decision_function(task.features))
+    np.save(tmp_path / "wrong.npy", np.zeros((3, 5), dtype=np.float32))
+    wrong = CLIPZeroShot(**clip, combine="weighted", weighting_images=str(tmp_path / "wrong.npy"))
+    with pytest.raises(DataError, match=r"expected image features \[M, 16\], found \(3, 5\)"):
+        wrong.fit(task, context=CTX)
 
 
 def test_kg_and_attribute_sources(clip: dict, tmp_path: Path):
