@@ -5,11 +5,12 @@ ACM MM 2024; MADS, Qu et al., arXiv 2503.06847, 2025) on machines without image 
 class has a document of sentences: *visual* sentences about its colour, shape and pattern
 name a few words of a shared visual vocabulary, and each such word is **visually grounded**: a
 patch-level prototype (a hidden linear function of the word's vector) appears in the patch
-tokens of that class's images; *noise* sentences (naming, history) use words of the class's
-own that no image shows, as encyclopedia articles do. Unseen classes combine the same visual
-words differently and have noise words of their own, so a model that reads the grounded words
-transfers and one that leans on the noise words, which identify the seen classes just as
-well, does not.
+tokens of that class's images; *noise* sentences (naming, history) name words of a shared noise
+vocabulary that no image shows, as encyclopedia articles do ("Africa", "Linnaeus"). Each noise
+word is in a few classes' documents, so on the seen classes it goes with some visual words by
+chance, and a model may learn that spurious link; unseen classes combine the same visual words
+and the same noise words differently, so a model that reads the grounded words transfers and one
+that leans on the noise words is misled.
 
 Feature rows are ``[global embedding ; flattened patch tokens]``: ``token_dim`` global values
 (the mean of the patches, plus noise) then ``tokens × token_dim`` patch values, the layout the
@@ -111,10 +112,10 @@ def document_world(
     """Classes, their documents and the visual words' patch prototypes (seeded by ``seed``).
 
     Each class gets ``visual_per_class`` distinct visual words (no two classes the same set),
-    one visual sentence per word, and ``noise_per_class`` words of its own in noise sentences,
-    the sentences shuffled. A visual word's prototype is ``H v_w`` (unit norm), ``v_w`` its
-    :func:`hashed_word_vectors` row in ``word_dim`` dimensions and ``H`` a hidden random
-    ``[token_dim, word_dim]`` map.
+    one visual sentence per word, and ``noise_per_class`` words of the ``n_noise_words`` noise
+    vocabulary in noise sentences, the sentences shuffled. A visual word's prototype is
+    ``H v_w`` (unit norm), ``v_w`` its :func:`hashed_word_vectors` row in ``word_dim``
+    dimensions and ``H`` a hidden random ``[token_dim, word_dim]`` map.
     """
     rng = np.random.default_rng(seed)
     n_classes = n_seen + n_unseen

@@ -182,3 +182,21 @@ def test_a_run_from_yaml_through_the_cli(tmp_path, capsys):
     assert "synthetic features" in out and "mads" in out
     metrics = json.loads((tmp_path / "runs" / "mads" / "seed-0" / "metrics.json").read_text())
     assert metrics["zsl/top1"] > 1 / 4 + 0.2
+
+
+def test_clip_words_are_the_mean_of_their_bpe_token_embeddings(tmp_path):
+    import open_clip
+
+    from kgzsl.semantics.text import _clip_model
+    from kgzsl.testing import write_tiny_clip
+
+    clip = write_tiny_clip(tmp_path)
+    toks = document_tokens(
+        [{"colour": ["striped zebra"]}], words="clip", text_arch=clip["arch"], text_weights=clip["weights"]
+    )
+    assert toks.words == [["striped", "zebra"]] and toks.vectors.shape == (1, 2, 16)
+    model, name = _clip_model(clip["arch"], clip["weights"])
+    ids = open_clip.get_tokenizer(name)(["zebra"])[0]
+    bpe = ids[1 : int((ids != 0).sum()) - 1]  # between the start and end tokens
+    expected = model.token_embedding.weight[bpe].mean(0)
+    torch.testing.assert_close(toks.vectors[0, 1], expected.detach())
