@@ -213,6 +213,11 @@ class CLIPZeroShot(ZSLMethod):
         for key in ("top_attributes", "batch_size"):
             if params[key] < 1:
                 raise ConfigError(f"{key}: must be at least 1, got {params[key]}")
+        if not params["logit_scale"] > 0:
+            raise ConfigError(f"logit_scale: must be > 0, got {params['logit_scale']}")
+        from kgzsl.language.prompts import templates_for
+
+        templates_for(params["templates"])
 
     @staticmethod
     def _sources(prompts: str | list[str]) -> list[str]:

@@ -79,6 +79,10 @@ def test_config_checks_the_sources_inputs(clip: dict, tmp_path: Path):
         METHODS.check_params("clip_zeroshot", {**clip, "weighting_images": str(tmp_path / "x.npy")})
     with pytest.raises(ConfigError, match="documents: .*no such file"):
         METHODS.check_params("clip_zeroshot", {**clip, "prompts": "documents", "documents": str(tmp_path / "d.json")})
+    with pytest.raises(ConfigError, match="method: templates: template 'a photo' has no"):
+        METHODS.check_params("clip_zeroshot", {**clip, "templates": ["a photo"]}, where="method")
+    with pytest.raises(ConfigError, match="logit_scale: must be > 0"):
+        METHODS.check_params("clip_zeroshot", {**clip, "logit_scale": 0.0})
     assert CLIPZeroShot.needs_knowledge({"prompts": ["names", "kg_labels"]})
     assert CLIPZeroShot.needs_knowledge({"prompts": "attributes"})
     assert not CLIPZeroShot.needs_knowledge({"prompts": "attributes", "attribute_names": "a.txt"})
