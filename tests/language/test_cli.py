@@ -74,6 +74,14 @@ def test_compare_writes_the_relaxed_table_for_every_source(awa2_features, shared
     # the folder is not overwritten silently
     assert main(args) == 2
     assert "already exists" in capsys.readouterr().err
+    # the class bias measured on an outside image set
+    np.save(tmp_path / "outside.npy", np.random.default_rng(1).random((10, 16), dtype=np.float32))
+    args = [*args[: args.index("--out")], "--out", str(tmp_path / "cmp2"), "--sources", "short"]
+    assert main([*args, "--weighting-images", str(tmp_path / "outside.npy")]) == 0
+    outside = json.loads((tmp_path / "cmp2" / "comparison.json").read_text())
+    assert outside["weighting_images"] == str(tmp_path / "outside.npy")
+    assert [r["combine"] for r in outside["rows"]] == ["mean", "weighted"]
+    assert outside["prompt_weights"]["short"] != meta["prompt_weights"]["short"]
 
 
 def test_compare_refuses_other_models_weights_and_mismatched_towers(awa2_features, tmp_path: Path, capsys):
@@ -116,3 +124,23 @@ def test_compare_checks_sources_against_their_inputs(tmp_path: Path, capsys):
     assert "'documents' needs --documents" in capsys.readouterr().err
     assert main([*args, "--sources", "nmes"]) == 2
     assert "unknown source 'nmes'" in capsys.readouterr().err
+
+
+def test_dataset_from_a_name_a_folder_or_a_config(shared_data: Path, tmp_path: Path):
+    import yaml
+
+    from kgzsl.language.cli import _classes
+
+    by_name = _classes("CUB", None, None)
+    assert by_name.name == "CUB" and len(by_name.ids) == 200 and (len(by_name.seen), len(by_name.unseen)) == (150, 50)
+    assert by_name.attributes.shape == (200, 312)
+    config = tmp_path / "cub.yaml"
+    config.write_text(yaml.safe_dump({"dataset": {"name": "xlsa17", "benchmark": "CUB"}}))
+    assert _classes(str(config), None, None).ids == by_name.ids
+    assert _classes(str(shared_data / "xlsa17" / "AWA2"), None, None).ids[:2] == ["antelope", "grizzly+bear"]
+    (tmp_path / "seen.txt").write_text("antelope\ngrizzly bear\n")
+    (tmp_path / "unseen.txt").write_text("zebra\n")
+    small = _classes("AWA2", str(tmp_path / "seen.txt"), str(tmp_path / "unseen.txt"))
+    assert [small.ids[i] for i in small.seen + small.unseen] == ["antelope", "grizzly+bear", "zebra"]
+    with pytest.raises(Exception, match="no seen class list"):
+        _classes("FLO", None, None)  # FLO's folder has no class lists: --seen / --unseen
