@@ -310,7 +310,7 @@ def compare(
     from kgzsl.context import RunContext
     from kgzsl.data.features import load_extracted
     from kgzsl.evaluation import Evaluator
-    from kgzsl.language.prompts import class_names
+    from kgzsl.language.prompts import class_names, reuse_text_towers
     from kgzsl.language.weighting import combine_prompts, ensemble_prompts, prompt_scores, prompt_weights
     from kgzsl.methods.base import ZSLTask
     from kgzsl.methods.clip_zeroshot import CLIPZeroShot, check_backbone, clip_weights_error
@@ -431,12 +431,13 @@ def compare(
         )
         weights_record[source] = {name: float(v) for name, v in zip(prompt_names, w.tolist())}
 
-    for source in chosen:
-        method = CLIPZeroShot(**params, prompts=source, device=str(dev)).fit(task, context=ctx)
-        names_p = [n.split(": ", 1)[1] if ": " in n else n for n in method.prompt_names_]
-        add_rows(source, method, method.prompt_embeddings_, names_p)
-        pooled.append(method.prompt_embeddings_)
-        pooled_names += method.prompt_names_
+    with reuse_text_towers():  # the checkpoint is read once, not once per source
+        for source in chosen:
+            method = CLIPZeroShot(**params, prompts=source, device=str(dev)).fit(task, context=ctx)
+            names_p = [n.split(": ", 1)[1] if ": " in n else n for n in method.prompt_names_]
+            add_rows(source, method, method.prompt_embeddings_, names_p)
+            pooled.append(method.prompt_embeddings_)
+            pooled_names += method.prompt_names_
     if len(chosen) > 1:
         add_rows("all sources", method, torch.cat(pooled), pooled_names)
 

@@ -30,9 +30,11 @@ Sources (``P`` prompts each):
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +68,7 @@ __all__ = [
     "description_prompts",
     "document_prompts",
     "TextTower",
+    "reuse_text_towers",
     "encode_grid",
 ]
 
@@ -401,6 +404,24 @@ def document_prompts(
     return PromptGrid("documents", ["documents"], [cells])
 
 
+_TOWERS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("kgzsl_text_towers", default=None)
+
+
+@contextlib.contextmanager
+def reuse_text_towers() -> Iterator[None]:
+    """Inside the block, :meth:`TextTower.load` loads each (arch, weights, device) once.
+
+    For commands that fit several CLIP methods on one model (``kgzsl clip compare``): a large
+    checkpoint is read once instead of once per prompt source. Outside such a block nothing is
+    kept, so a fitted method holds no text tower in memory.
+    """
+    token = _TOWERS.set({})
+    try:
+        yield
+    finally:
+        _TOWERS.reset(token)
+
+
 class TextTower:
     """An open_clip text tower and its tokenizer, loaded once (the image tower dropped).
 
@@ -432,6 +453,17 @@ class TextTower:
             self.tokenizer = open_clip.get_tokenizer(self.name)
         except Exception as e:  # HF tokenizers fail offline with various errors
             raise DataError(f"the tokenizer of {self.name!r} could not be loaded: {str(e).splitlines()[0]}") from None
+
+    @classmethod
+    def load(cls, arch: str, weights: str | None, device: Any = "cpu") -> TextTower:
+        """A tower, loaded once per (arch, weights, device) inside :func:`reuse_text_towers`."""
+        cache = _TOWERS.get()
+        if cache is None:
+            return cls(arch, weights, device)
+        key = (arch, None if weights is None else str(Path(weights).expanduser().resolve()), str(device))
+        if key not in cache:
+            cache[key] = cls(arch, weights, device)
+        return cache[key]
 
     @property
     def backbone(self) -> str:

@@ -292,7 +292,7 @@ class CLIPZeroShot(ZSLMethod):
 
         self.check_config(self.get_params())
         ctx, device = fit_context(context, self.device, task.device)
-        tower = TextTower(self.arch, self.weights, device)
+        tower = TextTower.load(self.arch, self.weights, device)
         check_backbone(tower.backbone, getattr(task, "feature_backbone", None))
         ids = list(task.class_ids) if task.class_ids else [str(i) for i in range(task.num_classes)]
         names = class_names(ids, self.label_map)

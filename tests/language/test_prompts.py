@@ -166,3 +166,15 @@ def test_trimmed_batches_give_the_full_context_embeddings(tower: P.TextTower):
     trimmed = tower.encode(texts, batch_size=3, trim=True)
     full = tower.encode(texts, batch_size=3, trim=False)
     torch.testing.assert_close(trimmed, full, atol=1e-5, rtol=0)
+
+
+def test_towers_are_reused_only_inside_the_block(tmp_path: Path):
+    params = write_tiny_clip(tmp_path)
+    assert P.TextTower.load(**params) is not P.TextTower.load(**params)
+    with P.reuse_text_towers():
+        first = P.TextTower.load(**params)
+        assert P.TextTower.load(**params) is first
+        other = tmp_path / "other.pt"
+        other.write_bytes(Path(params["weights"]).read_bytes())
+        assert P.TextTower.load(params["arch"], str(other)) is not first
+    assert P.TextTower.load(**params) is not first
