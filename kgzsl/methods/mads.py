@@ -47,37 +47,52 @@ class DocumentTokens:
         vectors: ``[C, L, w]`` float32 word vectors (zeros at padding).
         mask: ``[C, L]`` bool, the real words.
         focus: ``[C, L]`` float32, 1 for the words of a focus view (visual), else 0.
+        view: ``[C, L]`` int64, the index in ``view_names`` of the view each word came from
+            (its first focus view, else its first view; 0 at padding).
+
+    Attributes:
+        words: each class's words (the texts of the first ``mask.sum(1)`` rows).
+        view_names: the views met, in order of first appearance.
     """
 
-    def __init__(self, vectors: torch.Tensor, mask: torch.Tensor, focus: torch.Tensor, words: list[list[str]]):
+    def __init__(
+        self,
+        vectors: torch.Tensor,
+        mask: torch.Tensor,
+        focus: torch.Tensor,
+        words: list[list[str]],
+        view: torch.Tensor | None = None,
+        view_names: list[str] | None = None,
+    ) -> None:
         self.vectors = vectors
         self.mask = mask
         self.focus = focus
         self.words = words
+        self.view = torch.zeros(mask.shape, dtype=torch.long) if view is None else view
+        self.view_names = ["document"] if view_names is None else view_names
 
 
 def _view_words(
     views: list[dict[str, list[str]]], focus_views: list[str] | None, other: str, max_words: int
-) -> tuple[list[list[str]], list[list[bool]]]:
-    """Per class: its distinct words (attribute-view words first) and whether each is a focus word."""
+) -> list[list[tuple[str, bool, str]]]:
+    """Per class: its distinct words as ``(word, is focus word, view)``, focus-view words first."""
     from kgzsl.semantics.text import tokenize_words
 
-    words_out, focus_out = [], []
+    chosen = VISUAL_VIEWS if focus_views is None else tuple(focus_views)
+    out = []
     for view in views:
-        focus_words: dict[str, None] = {}
-        other_words: dict[str, None] = {}
+        focus_words: dict[str, str] = {}
+        other_words: dict[str, str] = {}
         for name, sentences in view.items():
-            is_focus = name != other and name in (VISUAL_VIEWS if focus_views is None else focus_views)
-            target = focus_words if is_focus else other_words
+            target = focus_words if name != other and name in chosen else other_words
             for sentence in sentences:
                 for w in tokenize_words(sentence):
                     if w not in STOPWORDS and w.isalpha():
-                        target[w] = None
-        rest = [w for w in other_words if w not in focus_words]
-        words = (list(focus_words) + rest)[:max_words]
-        words_out.append(words)
-        focus_out.append([w in focus_words for w in words])
-    return words_out, focus_out
+                        target.setdefault(w, name)
+        rows = [(w, True, v) for w, v in focus_words.items()]
+        rows += [(w, False, v) for w, v in other_words.items() if w not in focus_words]
+        out.append(rows[:max_words])
+    return out
 
 
 def _word_table(
@@ -143,23 +158,32 @@ def document_tokens(
     an open_clip text tower: ``text_arch`` and ``text_weights``; a word is the mean of its BPE
     tokens' embeddings).
     """
-    per_class, focus_flags = _view_words(views, focus_views, other, max_words)
-    vocab = sorted({w for ws in per_class for w in ws})
+    per_class = _view_words(views, focus_views, other, max_words)
+    vocab = sorted({w for rows in per_class for w, _, _ in rows})
     table, found = _word_table(vocab, words, word_dim, word_vectors, text_arch, text_weights)
     index = {w: i for i, w in enumerate(vocab)}
-    kept = [[(w, f) for w, f in zip(ws, fs) if found[index[w]]] for ws, fs in zip(per_class, focus_flags)]
+    kept = [[r for r in rows if found[index[r[0]]]] for rows in per_class]
+    view_names = list(dict.fromkeys(v for rows in kept for _, _, v in rows)) or ["document"]
+    view_index = {v: i for i, v in enumerate(view_names)}
     length = max(1, max(len(k) for k in kept))
     c, dim = len(kept), table.shape[1]
     vectors = np.zeros((c, length, dim), dtype=np.float32)
     mask = np.zeros((c, length), dtype=bool)
     focus = np.zeros((c, length), dtype=np.float32)
-    for i, row in enumerate(kept):
-        for j, (w, f) in enumerate(row):
+    view = np.zeros((c, length), dtype=np.int64)
+    for i, rows in enumerate(kept):
+        for j, (w, f, v) in enumerate(rows):
             vectors[i, j] = table[index[w]]
             mask[i, j] = True
             focus[i, j] = float(f)
+            view[i, j] = view_index[v]
     return DocumentTokens(
-        torch.from_numpy(vectors), torch.from_numpy(mask), torch.from_numpy(focus), [[w for w, _ in k] for k in kept]
+        torch.from_numpy(vectors),
+        torch.from_numpy(mask),
+        torch.from_numpy(focus),
+        [[w for w, _, _ in rows] for rows in kept],
+        torch.from_numpy(view),
+        view_names,
     )
 
 
@@ -210,6 +234,12 @@ class MADSNet(nn.Module):
     def forward(
         self, glob: torch.Tensor, patches: torch.Tensor, words: torch.Tensor, mask: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.parts(glob, patches, words, mask)[:3]
+
+    def parts(
+        self, glob: torch.Tensor, patches: torch.Tensor, words: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`forward`'s outputs and the words' grounding ``m`` ``[B, C, L]`` (unscaled cosines)."""
         g = F.normalize(self.image(glob), dim=-1)  # [B, d]
         p = F.normalize(self.patch(patches), dim=-1)  # [B, T, d]
         v = F.normalize(self.value(words), dim=-1)  # [C, L, d]
@@ -221,7 +251,7 @@ class MADSNet(nn.Module):
         doc = F.normalize(torch.einsum("bcl,cld->bcd", attention, v), dim=-1)
         global_ = torch.einsum("bd,bcd->bc", g, doc)
         scale = self.logit_scale.exp().clamp(max=100.0)
-        return scale * global_, scale * local, attention
+        return scale * global_, scale * local, attention, grounding
 
 
 @METHODS.register("mads")
@@ -282,7 +312,9 @@ class MADS(ZSLMethod):
 
     Attributes:
         net_: the trained :class:`MADSNet`.
-        words_: ``[C, L, w]`` word vectors of every class's document; ``mask_``, ``focus_`` ``[C, L]``.
+        words_: ``[C, L, w]`` word vectors of every class's document; ``mask_``, ``focus_``,
+            ``view_`` ``[C, L]`` (see :class:`DocumentTokens`); ``word_texts_`` the words and
+            ``view_names_`` the views (:meth:`view_scores`).
         candidates_: ``[K]`` the classes scored.
         history_: per-epoch mean losses ``{"ce": [...], "focus": [...]}``.
 
@@ -444,6 +476,9 @@ class MADS(ZSLMethod):
                 self.history_["focus"].append(sums[1] / max(steps, 1))
         self.net_ = net.eval()
         self.words_, self.mask_, self.focus_ = words, mask, focus
+        self.view_ = toks.view.to(device)
+        self.view_names_ = list(toks.view_names)
+        self.word_texts_ = [list(w) for w in toks.words]
         self.candidates_ = task.candidates.to(device)
         return self
 
@@ -457,6 +492,30 @@ class MADS(ZSLMethod):
         glob, patches = self.split_features(features.to(self.words_.device, torch.float32))
         cand = self.candidates_
         return self.net_(glob, patches, self.words_[cand], self.mask_[cand])[2]
+
+    @torch.no_grad()
+    def view_scores(self, features: torch.Tensor) -> torch.Tensor:
+        """Per-view local evidence ``[N, K, V]`` for each candidate class (MADS's multi-view reading).
+
+        For view ``v`` (``view_names_[v]``) of candidate class ``candidates_[k]``: the attention-
+        weighted grounding of that view's words, ``Σ_{l∈v} a_l m_l / Σ_{l∈v} a_l`` (a cosine in
+        ``[-1, 1]``: how well the image shows what the view says), ``NaN`` where the class's
+        document has no word in the view. The local score is these, weighted by each view's
+        attention mass.
+
+        Shapes:
+            features: ``[N, Dg + tokens · token_dim]``.
+            returns: ``[N, K, V]`` float32.
+        """
+        glob, patches = self.split_features(features.to(self.words_.device, torch.float32))
+        cand = self.candidates_
+        _, _, a, m = self.net_.parts(glob, patches, self.words_[cand], self.mask_[cand])
+        onehot = F.one_hot(self.view_[cand], len(self.view_names_)).float() * self.mask_[cand, :, None]  # [K, L, V]
+        mass = torch.einsum("nkl,klv->nkv", a, onehot)
+        evidence = torch.einsum("nkl,klv->nkv", a * m, onehot)
+        present = onehot.sum(1) > 0  # [K, V]
+        out = evidence / mass.clamp_min(1e-12)
+        return out.masked_fill(~present[None], float("nan"))
 
     @torch.no_grad()
     def decision_function(self, features: torch.Tensor) -> torch.Tensor:

@@ -98,6 +98,8 @@ def test_document_tokens_put_attribute_view_words_first_and_mark_them():
     assert toks.focus[0].tolist() == [1, 1, 1, 0, 0, 0]
     assert toks.words[1] == ["long", "neck"] and toks.mask[1].tolist() == [True, True] + [False] * 4
     assert toks.vectors.shape == (2, 6, 8) and float(toks.vectors[1, 2:].abs().sum()) == 0.0
+    assert toks.view_names == ["colour", "other", "shape"]
+    assert toks.view[0].tolist() == [0, 0, 0, 1, 1, 1] and toks.view[1, :2].tolist() == [2, 2]
     only = document_tokens(views, word_dim=8, focus_views=["shape"], max_words=2)
     assert only.focus[0].tolist() == [0, 0] and only.focus[1].tolist() == [1, 1]
 
@@ -200,3 +202,23 @@ def test_clip_words_are_the_mean_of_their_bpe_token_embeddings(tmp_path):
     bpe = ids[1 : int((ids != 0).sum()) - 1]  # between the start and end tokens
     expected = model.token_embedding.weight[bpe].mean(0)
     torch.testing.assert_close(toks.vectors[0, 1], expected.detach())
+
+
+def test_view_scores_give_each_views_evidence_and_nan_for_absent_views(tmp_path):
+    ds, task, docs = _task(SMALL, tmp_path)
+    m = MADS(documents=str(docs), tokens=8, epochs=10).fit(task, context=RunContext(seed=0, progress=False))
+    assert set(m.view_names_) == {"colour", "shape", "pattern", "other"}
+    x = torch.as_tensor(ds.features[ds.splits["test_unseen"][:5]])
+    views = m.view_scores(x)
+    assert views.shape == (5, len(m.candidates_), 4)
+    assert not views.isnan().any()  # every synthetic document has all four views
+    assert (views.abs() <= 1 + 1e-5).all()
+    # the local score is the views' evidence weighted by their attention mass
+    a = m.attention(x)
+    glob, patches = m.split_features(x)
+    _, local, _, grounding = m.net_.parts(glob, patches, m.words_[m.candidates_], m.mask_[m.candidates_])
+    scale = m.net_.logit_scale.exp()
+    torch.testing.assert_close(local / scale, (a * grounding).sum(-1))
+    # a class whose document lacks a view gets NaN there
+    m.view_[m.candidates_[0], :] = 0
+    assert views.shape[2] == 4 and m.view_scores(x)[:, 0, 1:].isnan().all()
