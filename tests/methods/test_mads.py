@@ -222,3 +222,15 @@ def test_view_scores_give_each_views_evidence_and_nan_for_absent_views(tmp_path)
     # a class whose document lacks a view gets NaN there
     m.view_[m.candidates_[0], :] = 0
     assert views.shape[2] == 4 and m.view_scores(x)[:, 0, 1:].isnan().all()
+
+
+def test_documents_from_the_runs_knowledge_graph_when_no_file_is_given(tmp_path):
+    from kgzsl.knowledge.store import KnowledgeGraph
+
+    ds, task, docs = _task(SMALL, tmp_path)
+    task.knowledge = KnowledgeGraph.from_files(docs)  # the documents as kgzsl:description literals
+    from_kg = MADS(tokens=8, epochs=2).fit(task, context=RunContext(seed=0, progress=False))
+    from_file = MADS(documents=str(docs), tokens=8, epochs=2).fit(task, context=RunContext(seed=0, progress=False))
+    assert from_kg.word_texts_ == from_file.word_texts_
+    x = torch.as_tensor(ds.features[:10])
+    assert torch.equal(from_kg.decision_function(x), from_file.decision_function(x))
