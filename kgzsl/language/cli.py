@@ -78,6 +78,7 @@ def add_parser(sub: Any, parser_class: type) -> None:
         "--weighting-images", default="test", help="where the class bias is measured: 'test' or a .npy of features"
     )
     p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature of the prompt weights")
+    p.add_argument("--select-z", type=float, help="weigh only prompts whose robust z-score reaches it")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -104,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         templates=args.templates,
         weighting_images=args.weighting_images,
         temperature=args.temperature,
+        select_z=args.select_z,
         device=args.device,
         overwrite=args.overwrite,
         progress=not args.no_progress,
@@ -290,6 +292,7 @@ def compare(
     templates: str = "imagenet",
     weighting_images: str = "test",
     temperature: float = 1.0,
+    select_z: float | None = None,
     device: str = "auto",
     overwrite: bool = False,
     progress: bool = True,
@@ -353,6 +356,7 @@ def compare(
         "combine": "weighted",
         "weighting_images": wi,
         "temperature": temperature,
+        "select_z": select_z,
         "descriptors": descriptors,
         "documents": documents,
         "attribute_names": attribute_names,
@@ -417,8 +421,8 @@ def compare(
         rows[-1]["top prompt"] = ""
         if n == 1:
             return
-        s = prompt_scores(embeddings, images, logit_scale=method.logit_scale, bias_mean=method.bias_mean_)
-        w = prompt_weights(s, temperature)
+        s = prompt_scores(embeddings, images, logit_scale=method.logit_scale, bias_mean=method.bias_for(images))
+        w = prompt_weights(s, temperature, select_z)
         top = int(w.argmax())
         rows.append(
             {
@@ -465,6 +469,7 @@ def compare(
         "templates": templates,
         "weighting_images": wi,
         "temperature": temperature,
+        "select_z": select_z,
         "prompt_weights": weights_record,
         "kgzsl": kgzsl.__version__,
     }

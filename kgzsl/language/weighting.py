@@ -10,9 +10,11 @@ of each class is removed:
 ``score_p = mean_i max_c ( l_p(x_i)_c − μ_{p,c} )``,  ``μ_{p,c} = mean_j l_p(b_j)_c``,
 
 where ``x_i`` are the unlabelled images to classify and ``b_j`` the images the class bias is
-measured on: the same test images, or an outside image set the user gives (the paper
-estimates it on images of the pretraining distribution). The weights are
-``softmax(score / temperature)`` over the prompts, and the class classifier is the
+measured on: the same test images or, with an outside image set (the paper uses images of
+the pretraining distribution), the average of the two means, outside and test, as the
+authors' notebook does. The weights are ``softmax(score / temperature)`` over the prompts,
+optionally over only the prompts whose robust z-score ``(score − median) / (1.4826 · MAD)``
+reaches ``select_z`` (the notebook's prompt selection), and the class classifier is the
 normalised weighted sum ``normalize(Σ_p w_p W_p)``. Uniform weights are template ensembling
 (Radford et al., ICML 2021): the normalised mean of the prompts' unit embeddings.
 
@@ -85,8 +87,11 @@ def prompt_scores(
     return (total / x.shape[0]).float()
 
 
-def prompt_weights(scores: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+def prompt_weights(scores: torch.Tensor, temperature: float = 1.0, select_z: float | None = None) -> torch.Tensor:
     """``softmax(scores / temperature)``: a small temperature keeps the best prompts, a large one averages all.
+
+    With ``select_z``, prompts whose robust z-score (median and MAD of ``scores``) is below it get
+    weight 0; the best prompt is always kept.
 
     Shapes:
         scores: ``[P]``; returns ``[P]``, summing to 1.
@@ -95,7 +100,15 @@ def prompt_weights(scores: torch.Tensor, temperature: float = 1.0) -> torch.Tens
 
     if not temperature > 0:
         raise ConfigError(f"temperature: must be > 0, got {temperature}")
-    return torch.softmax(scores.double() / temperature, dim=0).float()
+    logits = scores.double() / temperature
+    if select_z is not None:
+        s = scores.double()
+        median = s.median()
+        mad = 1.4826 * (s - median).abs().median()
+        z = (s - median) / mad if mad > 0 else torch.zeros_like(s)
+        keep = (z >= select_z) | (s == s.max())
+        logits = logits.masked_fill(~keep, float("-inf"))
+    return torch.softmax(logits, dim=0).float()
 
 
 def combine_prompts(prompts: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

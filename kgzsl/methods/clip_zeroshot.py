@@ -100,9 +100,10 @@ class CLIPZeroShot(ZSLMethod):
     the pipeline to :meth:`observe_unlabelled` before scoring (a transductive use of the test
     set, recorded as ``eval/transductive``; until then the classifiers are the uniform
     ensemble). The class bias the scores subtract is measured on the same test images
-    (``weighting_images="test"``) or, as the paper does with images of the pretraining
-    distribution, on an outside image set: the path of a ``.npy`` of image features (``[M, D]``,
-    same backbone), read in ``fit`` (only its mean unit vector is kept).
+    (``weighting_images="test"``) or, with an outside image set (the paper uses images of the
+    pretraining distribution): the path of a ``.npy`` of image features (``[M, D]``, same
+    backbone), read in ``fit`` (only its mean unit vector is kept), averaged with the test
+    images' mean as the authors' notebook does.
 
     This is a *relaxed* zero-shot setting (:attr:`relaxed`): CLIP's pretraining may have seen the
     "unseen" classes, and every results table says so.
@@ -120,6 +121,7 @@ class CLIPZeroShot(ZSLMethod):
         weighting_images: where the class bias is measured: ``test`` (the test images) or the
             path of a ``.npy`` of outside image features.
         temperature: softmax temperature of the prompt weights, in logit units.
+        select_z: weigh only the prompts whose robust z-score reaches it (``None``: all prompts).
         logit_scale: CLIP's logit scale (100 for the released models).
         descriptors: descriptor JSON ``{class name: [descriptions]}`` (``descriptions`` source).
         documents: per-class documents, JSON ``{class name: text}`` or a folder of ``<class>.txt``
@@ -163,6 +165,7 @@ class CLIPZeroShot(ZSLMethod):
         combine: Literal["mean", "weighted"] = "mean",
         weighting_images: str = "test",
         temperature: float = 1.0,
+        select_z: float | None = None,
         logit_scale: float = 100.0,
         descriptors: str | None = None,
         documents: str | None = None,
@@ -180,6 +183,7 @@ class CLIPZeroShot(ZSLMethod):
         self.combine = combine
         self.weighting_images = weighting_images
         self.temperature = temperature
+        self.select_z = select_z
         self.logit_scale = logit_scale
         self.descriptors = descriptors
         self.documents = documents
@@ -333,9 +337,23 @@ class CLIPZeroShot(ZSLMethod):
         from kgzsl.language.weighting import prompt_scores, prompt_weights
 
         p = self.prompt_embeddings_
-        self.prompt_scores_ = prompt_scores(p, features, logit_scale=self.logit_scale, bias_mean=self.bias_mean_)
-        self.prompt_weights_ = prompt_weights(self.prompt_scores_, self.temperature)
+        self.prompt_scores_ = prompt_scores(
+            p, features, logit_scale=self.logit_scale, bias_mean=self.bias_for(features)
+        )
+        self.prompt_weights_ = prompt_weights(self.prompt_scores_, self.temperature, self.select_z)
         self._set_classifiers(self.prompt_weights_)
+
+    def bias_for(self, features: torch.Tensor) -> torch.Tensor:
+        """The mean unit image the class bias is measured on: the test images', averaged with the
+        outside set's when there is one.
+
+        Shapes:
+            features: ``[N, D]`` test images; returns ``[D]``.
+        """
+        from kgzsl.language.weighting import mean_unit
+
+        test = mean_unit(features)
+        return test if self.bias_mean_ is None else 0.5 * (test + self.bias_mean_.to(test.device))
 
     def _set_classifiers(self, weights: torch.Tensor | None) -> None:
         from kgzsl.language.weighting import combine_prompts, ensemble_prompts

@@ -95,6 +95,15 @@ def test_temperature_goes_from_the_best_prompt_to_the_plain_mean():
         prompt_weights(scores, 0.0)
 
 
+def test_robust_z_selection_keeps_only_outstanding_prompts():
+    scores = torch.tensor([1.0, 1.1, 0.9, 1.05, 5.0, 3.0])
+    # median 1.075, MAD 0.1 · 1.4826: only 5.0 and 3.0 are more than 2 robust SDs above
+    w = prompt_weights(scores, temperature=10.0, select_z=2.0)
+    assert (w[:4] == 0).all() and w[4] > w[5] > 0 and w.sum().item() == pytest.approx(1.0)
+    # all scores equal (MAD 0): the best prompt is kept, never none
+    assert prompt_weights(torch.ones(3), select_z=1.0).sum().item() == pytest.approx(1.0)
+
+
 def test_ensemble_is_the_normalised_mean_of_unit_embeddings():
     prompts = _unit(torch.randn(4, 3, 8, generator=torch.Generator().manual_seed(1)))
     expected = _unit(prompts.mean(0))

@@ -170,7 +170,9 @@ def test_class_bias_from_an_outside_image_set(clip: dict, tmp_path: Path):
     torch.testing.assert_close(method.bias_mean_, mean_unit(outside))
     test = _features(emb, task.labels, 0.02, seed=5)
     method.observe_unlabelled(test)
-    expected = prompt_scores(method.prompt_embeddings_, test, outside, method.logit_scale)
+    # the class bias: the mean of the outside images' and the test images' means (the authors' notebook)
+    both = 0.5 * (mean_unit(outside) + mean_unit(test))
+    expected = prompt_scores(method.prompt_embeddings_, test, logit_scale=method.logit_scale, bias_mean=both)
     torch.testing.assert_close(method.prompt_scores_, expected)
     assert method.prompt_weights_[1] > 0.99
     np.save(tmp_path / "wrong.npy", np.zeros((3, 5), dtype=np.float32))
