@@ -282,3 +282,13 @@ def test_runs_from_a_config_with_two_kinds_of_semantics(semantics, tmp_path: Pat
     }
     result = run_experiment(config, "gcnz", out=tmp_path, progress=False)
     assert result.metrics["zsl/top1"] > 1 / 12 + 0.15  # 12 unseen classes
+
+
+def test_classes_match_graph_nodes_by_local_name_roots_included():
+    # node0 is the tree's root: only ever the object of rdfs:subClassOf (align_classes alone,
+    # which looks for subjects of rdf:type / rdfs:subClassOf / owl:sameAs, misses it)
+    task, _, _ = hierarchy_task()
+    task.class_ids = ["node0"] + task.class_ids[1:]
+    iris = GCNZ()._class_iris(task, ["http://www.w3.org/2000/01/rdf-schema#subClassOf"])
+    assert iris[0] == "http://example.org/tree#node0"
+    assert iris[1:] == ["http://example.org/tree#" + c for c in task.class_ids[1:]]
