@@ -67,6 +67,7 @@ def add_parser(sub: Any, parser_class: type) -> None:
     p.add_argument("--out", required=True, help="output folder (comparison.md, comparison.csv, comparison.json)")
     p.add_argument("--sources", nargs="+", metavar="SOURCE", help="prompt sources (default: all with inputs)")
     p.add_argument("--kg", nargs="+", metavar="FILE", help="knowledge graph files (kg_labels, kg_literals, attributes)")
+    p.add_argument("--kg-namespace", help="align classes only to KG entities in this namespace")
     p.add_argument("--documents", help="class documents: JSON {class: text} or a folder of <class>.txt")
     p.add_argument("--descriptors", help="descriptor JSON {class: [descriptions]}")
     p.add_argument("--attribute-names", help="attribute names file for the dataset's attribute matrix")
@@ -96,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         arch=args.arch,
         sources=args.sources,
         kg=args.kg,
+        kg_namespace=args.kg_namespace,
         documents=args.documents,
         descriptors=args.descriptors,
         attribute_names=args.attribute_names,
@@ -283,6 +285,7 @@ def compare(
     arch: str | None = None,
     sources: list[str] | None = None,
     kg: list[str] | None = None,
+    kg_namespace: str | None = None,
     documents: str | None = None,
     descriptors: str | None = None,
     attribute_names: str | None = None,
@@ -361,6 +364,7 @@ def compare(
         "documents": documents,
         "attribute_names": attribute_names,
         "label_map": label_map,
+        "kg_namespace": kg_namespace,
     }
     METHODS.check_params("clip_zeroshot", {**params, "prompts": chosen}, where="clip compare")
     recorded = manifest.get("weights") or {}

@@ -247,6 +247,11 @@ def class_names(class_ids: Sequence[str], label_map: str | os.PathLike | None = 
     return out
 
 
+def _words(text: str) -> str:
+    """KG names as words: ``grizzly_bear`` → ``grizzly bear`` (WordNet and K-ZSL write ``_`` for spaces)."""
+    return re.sub(r"\s+", " ", text.replace("_", " ")).strip()
+
+
 def _templated(source: str, per_class: list[list[str]], templates: Sequence[str]) -> PromptGrid:
     texts = [[[t.format(text) for text in cell] for cell in per_class] for t in templates]
     names = list(templates) if len(templates) > 1 or templates[0] != "{}" else [source]
@@ -260,23 +265,30 @@ def name_prompts(names: Sequence[str], templates: str | Sequence[str] = "imagene
 
 
 def kg_label_prompts(
-    kg: KnowledgeGraph, class_ids: Sequence[str], names: Sequence[str], templates: str | Sequence[str] = "imagenet"
+    kg: KnowledgeGraph,
+    class_ids: Sequence[str],
+    names: Sequence[str],
+    templates: str | Sequence[str] = "imagenet",
+    namespace: str | None = None,
 ) -> PromptGrid:
     """Each template over the class's KG labels (a class's synonyms averaged within a template).
 
     A class without a label in the KG keeps its readable name (the alignment itself must
-    succeed: an unmatched class is an error naming it).
+    succeed: an unmatched class is an error naming it). ``namespace`` restricts the entities
+    classes are aligned to (K-ZSL's AwA graph also names ConceptNet's ``grizzly_bear``).
     """
     from kgzsl.knowledge.alignment import align_classes
     from kgzsl.knowledge.texts import entity_texts
 
-    iris = align_classes(kg, list(class_ids))
+    iris = align_classes(kg, list(class_ids), namespace=namespace)
     found = entity_texts(kg, iris, texts="label", fallback=False)
-    per_class = [sorted(set(t)) or [n] for t, n in zip(found.texts, names)]
+    per_class = [sorted({_words(x) for x in t}) or [n] for t, n in zip(found.texts, names)]
     return _templated("kg_labels", per_class, templates_for(templates))
 
 
-def kg_literal_prompts(kg: KnowledgeGraph, class_ids: Sequence[str], names: Sequence[str]) -> PromptGrid:
+def kg_literal_prompts(
+    kg: KnowledgeGraph, class_ids: Sequence[str], names: Sequence[str], namespace: str | None = None
+) -> PromptGrid:
     """Every string literal of the class's KG entity (its names, comments, descriptions).
 
     Literals that do not already name the class are prefixed with it (``"zebra: a striped
@@ -285,11 +297,11 @@ def kg_literal_prompts(kg: KnowledgeGraph, class_ids: Sequence[str], names: Sequ
     from kgzsl.knowledge.alignment import normalize_label
     from kgzsl.semantics.text import class_texts
 
-    found, _ = class_texts(kg, list(class_ids), "literals", fallback="name")
+    found, _ = class_texts(kg, list(class_ids), "literals", namespace=namespace, fallback="name")
     per_class = []
     for texts, name in zip(found, names):
         cell = []
-        for text in sorted(set(texts)):
+        for text in sorted({_words(t) for t in texts}):
             named = normalize_label(name) in normalize_label(text)
             cell.append(text if named else f"{name}: {text}")
         per_class.append(cell or [name])
@@ -333,16 +345,21 @@ def matrix_attributes(matrix: np.ndarray, attribute_names: Sequence[str], top_k:
     return out
 
 
-def kg_attributes(kg: KnowledgeGraph, class_ids: Sequence[str], relations: list[str] | None = None) -> list[list[str]]:
+def kg_attributes(
+    kg: KnowledgeGraph,
+    class_ids: Sequence[str],
+    relations: list[str] | None = None,
+    namespace: str | None = None,
+) -> list[list[str]]:
     """Each class's attributes from the KG's class-attribute triples, named by their labels."""
     from kgzsl.knowledge.alignment import align_classes
     from kgzsl.knowledge.matrices import class_attribute_matrix
     from kgzsl.knowledge.texts import entity_texts
 
-    iris = align_classes(kg, list(class_ids))
+    iris = align_classes(kg, list(class_ids), namespace=namespace)
     matrix, attributes = class_attribute_matrix(kg, iris, relations)
     labels = entity_texts(kg, attributes, texts="label", fallback=True).texts
-    names = [(sorted(t)[0] if t else a) for t, a in zip(labels, attributes)]
+    names = [_words(sorted(t)[0]) if t else a for t, a in zip(labels, attributes)]
     return [[names[j] for j in np.flatnonzero(row)] for row in matrix]
 
 

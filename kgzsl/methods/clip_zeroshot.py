@@ -132,6 +132,8 @@ class CLIPZeroShot(ZSLMethod):
             class-attribute triples.
         top_attributes: attributes per class from the matrix.
         label_map: JSON ``{label: class name}`` naming numbered classes (FLO's map).
+        kg_namespace: align classes only to KG entities in this namespace (K-ZSL's AwA graph
+            names ``grizzly bear`` twice: ``AwA:n02132580`` and ConceptNet's).
         max_sentences: sentences of each document used (all by default).
         batch_size: prompts per text-tower pass.
         device: ``auto``, ``cpu``, ``cuda``...; ``None``: the run's.
@@ -172,6 +174,7 @@ class CLIPZeroShot(ZSLMethod):
         attribute_names: str | None = None,
         top_attributes: int = 5,
         label_map: str | None = None,
+        kg_namespace: str | None = None,
         max_sentences: int | None = None,
         batch_size: int = 256,
         device: str | None = None,
@@ -190,6 +193,7 @@ class CLIPZeroShot(ZSLMethod):
         self.attribute_names = attribute_names
         self.top_attributes = top_attributes
         self.label_map = label_map
+        self.kg_namespace = kg_namespace
         self.max_sentences = max_sentences
         self.batch_size = batch_size
         self.device = device
@@ -264,15 +268,15 @@ class CLIPZeroShot(ZSLMethod):
             elif source == "short":
                 grids.append(P.name_prompts(names, "short", source="short"))
             elif source == "kg_labels":
-                grids.append(P.kg_label_prompts(task.knowledge, ids, names, self.templates))
+                grids.append(P.kg_label_prompts(task.knowledge, ids, names, self.templates, self.kg_namespace))
             elif source == "kg_literals":
-                grids.append(P.kg_literal_prompts(task.knowledge, ids, names))
+                grids.append(P.kg_literal_prompts(task.knowledge, ids, names, self.kg_namespace))
             elif source == "attributes":
                 if self.attribute_names is not None:
                     attr_names = P.read_attribute_names(self.attribute_names)
                     attrs = P.matrix_attributes(task.semantics.cpu().numpy(), attr_names, self.top_attributes)
                 else:
-                    attrs = P.kg_attributes(task.knowledge, ids)
+                    attrs = P.kg_attributes(task.knowledge, ids, namespace=self.kg_namespace)
                 grids.append(P.attribute_prompts(names, attrs))
             elif source == "descriptions":
                 grids.append(P.description_prompts(self.descriptors, names))

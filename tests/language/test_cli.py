@@ -82,6 +82,20 @@ def test_compare_writes_the_relaxed_table_for_every_source(awa2_features, shared
     assert outside["weighting_images"] == str(tmp_path / "outside.npy")
     assert [r["combine"] for r in outside["rows"]] == ["mean", "weighted"]
     assert outside["prompt_weights"]["short"] != meta["prompt_weights"]["short"]
+    # the knowledge graph's labels, literals and attributes (K-ZSL's AwA graph)
+    kg = ["--kg", str(shared_data / "kzsl" / "KG" / "KG-AwA.ttl")]
+    kg += ["--kg-namespace", "http://www.semanticweb.org/ontologies/AwA#", "--templates", "short"]
+    args = [*args[: args.index("--out")], "--out", str(tmp_path / "cmp3"), *kg]
+    assert main([*args, "--sources", "kg_labels", "kg_literals", "attributes"]) == 0, capsys.readouterr().err
+    with_kg = json.loads((tmp_path / "cmp3" / "comparison.json").read_text())
+    assert [(r["source"], r["prompts"]) for r in with_kg["rows"]] == [
+        ("kg_labels", 7),
+        ("kg_labels", 7),
+        ("kg_literals", 1),
+        ("attributes", 1),
+        ("all sources", 9),
+        ("all sources", 9),
+    ]
 
 
 def test_compare_refuses_other_models_weights_and_mismatched_towers(awa2_features, tmp_path: Path, capsys):

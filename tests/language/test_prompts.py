@@ -178,3 +178,19 @@ def test_towers_are_reused_only_inside_the_block(tmp_path: Path):
         other.write_bytes(Path(params["weights"]).read_bytes())
         assert P.TextTower.load(params["arch"], str(other)) is not first
     assert P.TextTower.load(**params) is not first
+
+
+def test_the_kzsl_awa_graph_gives_every_awa2_class_labels_literals_and_attributes(shared_data: Path):
+    from kgzsl.language.documents import dataset_class_ids
+
+    ids = dataset_class_ids(shared_data / "xlsa17" / "AWA2")
+    kg = KnowledgeGraph.from_files(shared_data / "kzsl" / "KG" / "KG-AwA.ttl")
+    names = P.class_names(ids)
+    # the graph also names ConceptNet's grizzly_bear: the AwA namespace picks the class
+    ns = "http://www.semanticweb.org/ontologies/AwA#"
+    labels = P.kg_label_prompts(kg, ids, names, "single", namespace=ns)
+    assert "a photo of a grizzly bear." in labels.texts[0][ids.index("grizzly+bear")]
+    literals = P.kg_literal_prompts(kg, ids, names, namespace=ns)
+    assert all(cell for cell in literals.texts[0])
+    attributes = P.kg_attributes(kg, ids, namespace=ns)
+    assert len(attributes) == 50 and all(attributes) and "tough skin" in attributes[ids.index("grizzly+bear")]
