@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-__all__ = ["add_parser", "run", "compare", "CompareResult", "RELAXED_NOTE"]
+__all__ = ["add_parser", "run", "compare", "plot_comparison", "CompareResult", "RELAXED_NOTE"]
 
 RELAXED_NOTE = "relaxed setting: CLIP may have seen the unseen classes"
 _COLUMNS = ("source", "prompts", "combine", "zsl/top1", "gzsl/seen", "gzsl/unseen", "gzsl/h", "top prompt")
@@ -64,7 +64,7 @@ def add_parser(sub: Any, parser_class: type) -> None:
     )
     p.add_argument("--weights", required=True, help="the CLIP checkpoint file (a pretrained tag only online)")
     p.add_argument("--arch", help="open_clip architecture or model config .json (default: the manifest's)")
-    p.add_argument("--out", required=True, help="output folder (comparison.md, comparison.csv, comparison.json)")
+    p.add_argument("--out", required=True, help="output folder (comparison.md / .csv / .json / .png)")
     p.add_argument("--sources", nargs="+", metavar="SOURCE", help="prompt sources (default: all with inputs)")
     p.add_argument("--kg", nargs="+", metavar="FILE", help="knowledge graph files (kg_labels, kg_literals, attributes)")
     p.add_argument("--kg-namespace", help="align classes only to KG entities in this namespace")
@@ -276,6 +276,31 @@ def _markdown(title: str, rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def plot_comparison(path: Path, title: str, rows: list[dict[str, Any]]) -> None:
+    """Save a PNG of the comparison: ZSL top-1 and GZSL H of every row, as grouped horizontal bars."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from kgzsl.results import _quiet_plotting
+
+    labels = [f"{r['source']} ({r['combine']}, {r['prompts']})" for r in rows]
+    ys = list(range(len(rows)))
+    with _quiet_plotting():
+        fig = Figure(figsize=(9, 1.5 + 0.35 * len(rows)))
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        ax.barh([y - 0.2 for y in ys], [r["zsl/top1"] for r in rows], height=0.4, label="ZSL top-1")
+        ax.barh([y + 0.2 for y in ys], [r["gzsl/h"] for r in rows], height=0.4, label="GZSL H")
+        ax.set_yticks(ys, labels, fontsize=8)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
+        ax.set(xlim=(0, 1), xlabel="per-class top-1 accuracy")
+        ax.legend(fontsize=8, loc="lower right")
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_title(title, fontsize=8, wrap=True)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+
+
 def compare(
     features: str | Path,
     dataset: str,
@@ -306,8 +331,9 @@ def compare(
     the input files, the sources. The output folder appears whole or not at all.
 
     Returns:
-        The :class:`CompareResult`; ``out`` holds ``comparison.md``, ``comparison.csv`` and
-        ``comparison.json`` (inputs, the prompt weights of each weighted row).
+        The :class:`CompareResult`; ``out`` holds ``comparison.md``, ``comparison.csv``,
+        ``comparison.json`` (inputs, the prompt weights of each weighted row) and
+        ``comparison.png`` (ZSL top-1 and GZSL H of every row).
     """
     import numpy as np
     import torch
@@ -481,4 +507,5 @@ def compare(
         atomic_write_text(tmp / "comparison.md", table + "\n")
         atomic_write_text(tmp / "comparison.csv", buf.getvalue())
         write_json(tmp / "comparison.json", {**extra, "rows": rows})
+        plot_comparison(tmp / "comparison.png", title, rows)
     return CompareResult(title, rows, table, out, extra)

@@ -68,6 +68,7 @@ def test_compare_writes_the_relaxed_table_for_every_source(awa2_features, shared
     assert [int(r["prompts"]) for r in rows[:3]] == [1, 80, 80] and rows[-1]["prompts"] == str(1 + 80 + 7 + 1 + 1)
     for row in rows:
         assert all(0.0 <= float(row[k]) <= 1.0 for k in ("zsl/top1", "gzsl/seen", "gzsl/unseen", "gzsl/h"))
+    assert (tmp_path / "cmp" / "comparison.png").read_bytes()[:4] == b"\x89PNG"
     meta = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
     assert meta["num_images"] == {"seen": 80, "unseen": 20} and meta["transductive"] is True
     assert sum(meta["prompt_weights"]["templates"].values()) == pytest.approx(1.0, abs=1e-5)
