@@ -235,13 +235,18 @@ def seen_classifier_weights(
 
 def sparse_csr(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, n: int, device: Any) -> torch.Tensor:
     """An ``[n, n]`` float32 torch sparse CSR matrix from coordinates (duplicates summed)."""
+    import warnings
+
     coo = torch.sparse_coo_tensor(
         torch.as_tensor(np.stack([rows, cols]), dtype=torch.long),
         torch.as_tensor(values, dtype=torch.float32),
         (n, n),
         check_invariants=False,  # built here from valid indices
     ).coalesce()
-    return coo.to_sparse_csr().to(device)
+    with warnings.catch_warnings():
+        # torch's "sparse CSR support is in beta" notice: the few CSR operations used here are stable
+        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
+        return coo.to_sparse_csr().to(device)
 
 
 def gcn_adjacency(edges: np.ndarray, n: int, device: Any = "cpu") -> torch.Tensor:
