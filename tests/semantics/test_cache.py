@@ -225,3 +225,13 @@ def test_cache_info_and_clear(tmp_path: Path, toy_kg_file: Path, capsys):
 
     with pytest.raises(KGZSLError, match="not a folder"):
         _cache_cli(["cache", "info", "--cache-dir", str(tmp_path / "file")])
+
+
+def test_the_key_ignores_the_images(toy_kg_file: Path):
+    # encoders never read images (what trains on them is a method: GCNZ, DGP), so other features
+    # of the same classes share the cached embeddings
+    kg = KnowledgeGraph.from_files(toy_kg_file)
+    ds, other = toy_dataset(), toy_dataset()
+    other.features = other.features + 1.0
+    other.splits = {**other.splits, "trainval": other.splits["trainval"][:5]}
+    assert cache_key(KGAttributes(), kg, ds) == cache_key(KGAttributes(), kg, other)
