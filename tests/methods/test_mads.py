@@ -57,19 +57,21 @@ def test_beats_chance_on_unseen_in_zsl_and_gzsl(tmp_path):
 
 @pytest.mark.slow
 def test_focus_loss_raises_unseen_accuracy_over_the_same_model_without_it(tmp_path):
-    """Same data, seed and epochs; only ``focus_weight`` differs. Measured on this machine (CPU):
-    ZSL top-1 0.57 → 0.90 (seed 0) and 0.62 → 0.88 (seed 1) over 8 unseen classes (chance 0.125)."""
+    """Same data, seed and epochs; only ``focus_weight`` differs. Measured on this machine (CPU),
+    ZSL top-1 over 8 unseen classes (chance 0.125), without → with: 0.57 → 0.80, 0.62 → 0.83,
+    0.65 → 0.76, 0.53 → 0.83 for run seeds 0-3 (gains 0.11-0.30, mean 0.21)."""
     ds, task, docs = _task({}, tmp_path)
     test = ds.splits["test_unseen"]
-    for seed in (0, 1):
+    gains = []
+    for seed in range(4):
         acc = {}
         for weight in (0.0, 0.5):
             m = MADS(documents=str(docs), tokens=8, focus_weight=weight)
             m.fit(task, context=RunContext(seed=seed, progress=False))
-            acc[weight] = zsl_accuracy(
-                m.decision_function(torch.as_tensor(ds.features[test])), ds.labels[test], ds.unseen
-            )
-        assert acc[0.5] >= acc[0.0] + 0.1, (seed, acc)
+            scores = m.decision_function(torch.as_tensor(ds.features[test]))
+            acc[weight] = zsl_accuracy(scores, ds.labels[test], ds.unseen)
+        gains.append(acc[0.5] - acc[0.0])
+    assert min(gains) > 0.05 and sum(gains) / len(gains) > 0.12, gains
 
 
 def test_focus_loss_moves_attention_onto_the_visual_words(tmp_path):
@@ -234,3 +236,28 @@ def test_documents_from_the_runs_knowledge_graph_when_no_file_is_given(tmp_path)
     assert from_kg.word_texts_ == from_file.word_texts_
     x = torch.as_tensor(ds.features[:10])
     assert torch.equal(from_kg.decision_function(x), from_file.decision_function(x))
+
+
+def test_words_of_most_documents_are_not_focus_words():
+    views = [{"colour": [f"Its colour is {w}."]} for w in ("red", "blue", "green")]
+    assert document_tokens(views, word_dim=4).focus.tolist() == [[0.0, 1.0]] * 3  # "colour" is in all three
+    assert document_tokens(views, word_dim=4, focus_max_df=1.0).focus.tolist() == [[1.0, 1.0]] * 3
+    with pytest.raises(ConfigError, match="method.focus_max_df"):
+        METHODS.build("mads", focus_max_df=0.0)
+
+
+def test_tokens_of_the_shared_awa2_and_flo_documents(shared_data):
+    from kgzsl.language.documents import read_documents
+
+    awa2 = shared_data / "xlsa17" / "AWA2"
+    awa2_ids = [line.strip() for f in ("trainvalclasses.txt", "testclasses.txt") for line in (awa2 / f).open()]
+    flo_ids = [f"FLO_{k:03d}" for k in range(1, 103)]  # xlsa17's FLO classes are its 1-based labels
+    for name, ids, label_map in (("AWA2", awa2_ids, None), ("FLO", flo_ids, "FLO_label_to_category_name.json")):
+        ids = [i for i in ids if i]
+        texts = shared_data / "text" / "documents"
+        lm = str(texts / label_map) if label_map else None
+        toks = document_tokens(read_documents(texts / f"{name}.json", ids, label_map=lm).views())
+        n = toks.mask.sum(1).float()
+        assert toks.vectors.shape[0] == len(ids) and (n > 10).all()
+        share = (toks.focus.sum(1) / n).mean()
+        assert 0.2 < share < 0.95, (name, share)  # visual words, and others left out of focus
