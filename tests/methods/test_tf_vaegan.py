@@ -291,7 +291,7 @@ def test_on_a_small_benchmark_like_stand_in():
         torch.as_tensor(ds.seen),
         torch.as_tensor(ds.unseen),
     )
-    method = TFVAEGAN(**{**FAST, "epochs": 10}).fit(task, classifier=SoftmaxClassifier(lr=1e-3), context=_ctx())
+    method = TFVAEGAN(**{**FAST, "epochs": 5}).fit(task, classifier=SoftmaxClassifier(lr=1e-3), context=_ctx())
     ts, tu = ds.splits["test_seen"], ds.splits["test_unseen"]
     ev = Evaluator(12, ds.seen, ds.unseen)
     m = ev.evaluate(
@@ -300,7 +300,8 @@ def test_on_a_small_benchmark_like_stand_in():
         method.decision_function(torch.as_tensor(ds.features[tu])),
         ds.labels[tu],
     )
-    assert m["zsl/top1"] > 1 / 3 + 0.25 and m["gzsl/h"] > 0.15
+    # measured: ZSL 0.67, GZSL U 0.37 / S 1.0 / H 0.54 (chance: 1/3 ZSL, 1/12 each GZSL side)
+    assert m["zsl/top1"] > 1 / 3 + 0.25 and m["gzsl/unseen"] > 0.2 and m["gzsl/h"] > 0.3
 
 
 @pytest.mark.gpu
