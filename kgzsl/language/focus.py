@@ -12,8 +12,9 @@ has been released: the exact form below is our reading, documented as such). For
 of class ``y_i`` and the words ``l`` of its own class's document, let ``A[i, l]`` be the
 model's attention over those words (a distribution: ``Σ_l A[i, l] = 1`` over the valid words;
 per-patch attentions are averaged over the patches first), and ``m[y_i, l] ∈ [0, 1]`` how
-visual word ``l`` is (MADS: the words an LLM kept as visual descriptions; in kgzsl: the words
-of the sentences that fall into an attribute view, see :func:`kgzsl.methods.mads.focus_mask`).
+visual word ``l`` is (in MADS, by our reading, what its language-model stage marks as visual
+description; in kgzsl's ``mads`` method: the words of the appearance views of a document that are not in most
+class documents, see :func:`kgzsl.methods.mads.document_tokens`).
 The loss is the negative log of the attention mass on the visual words,
 
 ``L_focus = − 1/B Σ_i log(ε + Σ_l m[y_i, l] A[i, l])``,
