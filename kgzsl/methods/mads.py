@@ -276,19 +276,23 @@ class MADS(ZSLMethod):
     Each class document is split into attribute views (colour, shape, pattern, ... and the
     catch-all ``other``: ``ClassDocuments.views()``, keyword groups standing in for MADS's
     language-model rewrite); the views' words become tokens of a frozen token table; a
-    :class:`MADSNet` aligns them locally with the image's patch tokens (token-to-patch
-    attention) and globally with the image embedding; training is cross-entropy over the seen
-    classes' scores, of the global and of the local branch, plus ``focus_weight`` times the
-    focus loss (:mod:`kgzsl.language.focus`) on the word attention of each image's own
-    document, whose focus words are those of the attribute views. Unseen classes are scored
-    from their documents: ``global + local``.
+    :class:`MADSNet` aligns them locally with the image's patch tokens (each word's soft
+    max-sim over the patches, weighted by an image-conditioned word attention) and globally
+    with the image embedding; training is cross-entropy over the seen classes' scores, of the
+    global and of the local branch, plus ``focus_weight`` times the focus loss
+    (:mod:`kgzsl.language.focus`) on the word attention of each image's own document, whose
+    focus words are the words of its appearance views that are not in most documents
+    (:func:`document_tokens`). Unseen classes are scored from their documents: ``global + local``.
 
     What follows the paper and what is ours: the attribute views, the local (patch–word) and
     global alignments, seen-class cross-entropy and the focus loss are MADS's; its
     language-model rewrite of documents is left to the user (``views(rewrite=...)``), its
     view-specific transformer encoders and cross-view interaction are reduced here to one
-    attention shared by all views (the words of every view attend together), and the focus
-    loss's exact form is our reading (see :mod:`kgzsl.language.focus`).
+    attention shared by all views (the words of every view attend together), the attention
+    is queried by the image embedding rather than by each patch (I2DFormer), so that it is one
+    distribution over the words per image and class, and the focus loss's exact form is our
+    reading (see :mod:`kgzsl.language.focus`). Word vectors are a frozen table, not contextual
+    text-tower outputs.
 
     Inputs. Feature rows are ``[global embedding ; tokens × token_dim patch tokens]`` (the
     layout of ``synthetic_documents``; for open_clip ViT features, the pooled embedding then
