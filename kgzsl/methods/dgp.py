@@ -128,8 +128,8 @@ class DGP(WeightPropagation):
 
     Args:
         max_hops: ``K``: hops farther than it share the last weight (DGP: 4).
-        hidden: hidden sizes; one (DGP's 2-layer model, 2048 in the paper; ``None``: ``[512]``)
-            alternates the two phases; more layers keep alternating.
+        hidden: hidden sizes; one (``None``: DGP's 2-layer model, ``[2048]``) alternates the two
+            phases; more layers keep alternating.
         finetune: run the fine-tuning stage.
         finetune_epochs: its full-batch Adam steps.
         finetune_lr: its learning rate.
@@ -151,7 +151,7 @@ class DGP(WeightPropagation):
     finetune_epochs: int = 20
     finetune_lr: float = 1e-3
 
-    default_hidden: ClassVar[tuple[int, ...]] = (512,)
+    default_hidden: ClassVar[tuple[int, ...]] = (2048,)
     default_select: ClassVar[dict[str, list]] = {"epochs": [100, 300], "finetune": [False, True]}
 
     def _network(self, graph: ClassGraph, sizes: list[int], device: torch.device) -> nn.Module:

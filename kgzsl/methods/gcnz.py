@@ -465,9 +465,8 @@ class GCNZ(WeightPropagation):
     maps them to ``D``-dim outputs, trained with Adam to minimise
     ``(1/2S) Σ_{c seen} ‖W_c − w*_c / ‖w*_c‖‖²``, ``w*_c`` the seen classes' classifier weights.
     The outputs at the unseen classes are their classifier weights: an image ``x`` scores
-    ``xᵀ W_c``. The paper's network has 6 layers, 2048-2048-1024-1024-512 hidden, LeakyReLU
-    (0.2), dropout 0.5, lr 1e-3, weight decay 5e-4 (the defaults here but the hidden sizes:
-    ``hidden: [2048, 2048, 1024, 1024, 512]`` gives the paper's).
+    ``xᵀ W_c``. The defaults are the paper's: 6 layers (2048-2048-1024-1024-512 hidden),
+    LeakyReLU (0.2), dropout 0.5, Adam with lr 1e-3 and weight decay 5e-4.
 
     Where kgzsl differs, because it works on a ZSL task (fixed features, any semantics):
 
@@ -492,7 +491,7 @@ class GCNZ(WeightPropagation):
         word_vectors_path: the GloVe / word2vec text file of ``other_inputs: word_vectors``.
         class_map: JSON mapping the dataset's class ids to KG nodes (e.g. DGP's
             ``awa2-split.json``, AwA2 names → WordNet ids; see :func:`read_class_map`).
-        hidden: hidden layer sizes; ``None``: ``[512, 512]``.
+        hidden: hidden layer sizes; ``None``: the paper's ``[2048, 2048, 1024, 1024, 512]``.
         dropout: dropout before every layer.
         epochs: full-graph training steps.
         lr: Adam learning rate.
@@ -514,7 +513,8 @@ class GCNZ(WeightPropagation):
         decision_function: ``[N, D]`` → ``[N, C]``, ``-inf`` outside ``candidates_``.
     """
 
-    default_hidden: ClassVar[tuple[int, ...]] = (512, 512)
+    #: the paper's 6 layers: 5 hidden, then the output
+    default_hidden: ClassVar[tuple[int, ...]] = (2048, 2048, 1024, 1024, 512)
     #: chosen on validation unless the config selects otherwise: how long to regress (the
     #: targets of the validation stage come from fewer classes; the graph is small or large)
     default_select: ClassVar[dict[str, list]] = {"epochs": [100, 300]}
