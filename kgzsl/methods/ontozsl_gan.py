@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from kgzsl.methods.f_clswgan import FCLSWGAN
@@ -18,6 +19,7 @@ ONTOZSL_PRESETS: dict[str, dict[str, Any]] = {
 
 
 @METHODS.register("ontozsl_gan")
+@dataclass(repr=False, eq=False)
 class OntoZSLGAN(FCLSWGAN):
     """OntoZSL's feature-generating GAN (Geng et al., WWW 2021).
 
@@ -61,42 +63,6 @@ class OntoZSLGAN(FCLSWGAN):
     }
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = ONTOZSL_PRESETS
 
-    def __init__(
-        self,
-        preset: str | None = None,
-        epochs: int | None = None,
-        lr: float | None = None,
-        batch_size: int | None = None,
-        n_synthetic: int | None = None,
-        noise_dim: int | None = None,
-        cls_weight: float | None = None,
-        hidden: int = 4096,
-        critic_steps: int = 5,
-        gp_weight: float = 10.0,
-        beta1: float = 0.5,
-        pretrain_epochs: int = 100,
-        pretrain_lr: float = 1e-3,
-        pretrain_batch_size: int = 128,
-        fidelity: bool = True,
-        seed: int | None = None,
-        device: str | None = None,
-    ) -> None:
-        super().__init__(
-            preset=preset,
-            epochs=epochs,
-            lr=lr,
-            batch_size=batch_size,
-            n_synthetic=n_synthetic,
-            noise_dim=noise_dim,
-            cls_weight=cls_weight,
-            hidden=hidden,
-            critic_steps=critic_steps,
-            gp_weight=gp_weight,
-            beta1=beta1,
-            pretrain_epochs=pretrain_epochs,
-            pretrain_lr=pretrain_lr,
-            pretrain_batch_size=pretrain_batch_size,
-            fidelity=fidelity,
-            seed=seed,
-            device=device,
-        )
+    # OntoZSL's pre-trained seen-class softmax: 100 epochs, batch 2 × 64 (``code/IMGC/gan_imgc.py``)
+    pretrain_epochs: int = 100
+    pretrain_batch_size: int = 128

@@ -36,6 +36,23 @@ def test_is_f_clswgan_with_other_defaults_not_a_copy():
     assert METHODS.defaults("ontozsl_gan")["pretrain_batch_size"] == 128
 
 
+def test_settings_are_written_once_and_stay_type_checked():
+    """The settings are FCLSWGAN's dataclass fields; OntoZSL's class redeclares only two defaults."""
+    import dataclasses
+
+    ours, base = dataclasses.fields(OntoZSLGAN), dataclasses.fields(FCLSWGAN)
+    assert [f.name for f in ours] == [f.name for f in base]
+    changed = {f.name for f, g in zip(ours, base) if f.default != g.default}
+    assert changed == {"pretrain_epochs", "pretrain_batch_size"}
+    own = set(OntoZSLGAN.__annotations__) - {"DEFAULTS", "PRESETS"}  # class-level tables, not fields
+    assert own == changed  # nothing else is repeated
+    with pytest.raises(ConfigError, match=r"method\.epochs"):
+        METHODS.build("ontozsl_gan", where="method", epochs="many")
+    with pytest.raises(ConfigError, match=r"method\.hidden"):
+        METHODS.build("ontozsl_gan", where="method", hidden=1.5)
+    assert OntoZSLGAN(lr=1e-4).get_params()["lr"] == 1e-4
+
+
 def test_presets():
     imagenet = OntoZSLGAN(preset="imagenet").settings()
     assert imagenet["lr"] == 1e-4 and imagenet["batch_size"] == 4096 and imagenet["noise_dim"] == 100
