@@ -229,8 +229,13 @@ def seen_classifier_weights(
     clf = SoftmaxClassifier(epochs=epochs, seed=seed, device=str(device))
     clf.fit(x, y, seen, task.num_classes, context=context)
     with torch.no_grad():
-        acc = float((clf.decision_function(x).argmax(1) == y).float().mean())
-    return clf.module_.weight.detach(), acc  # rows in `seen` order
+        # the logits over the seen classes only (not all C: 21,842 ImageNet classes would make
+        # an [N, C] matrix), column j for classes_[j]
+        chunks = range(0, len(y), 8192)
+        right = sum(
+            int((clf.classes_[clf.module_(x[i : i + 8192]).argmax(1)] == y[i : i + 8192]).sum()) for i in chunks
+        )
+    return clf.module_.weight.detach(), right / max(len(y), 1)  # rows in `seen` order
 
 
 def sparse_csr(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, n: int, device: Any) -> torch.Tensor:
