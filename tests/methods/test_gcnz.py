@@ -292,3 +292,12 @@ def test_classes_match_graph_nodes_by_local_name_roots_included():
     iris = GCNZ()._class_iris(task, ["http://www.w3.org/2000/01/rdf-schema#subClassOf"])
     assert iris[0] == "http://example.org/tree#node0"
     assert iris[1:] == ["http://example.org/tree#" + c for c in task.class_ids[1:]]
+
+
+@pytest.mark.parametrize("name", ["gcnz", "dgp"])
+def test_a_config_without_knowledge_is_refused_before_any_work(name):
+    from kgzsl.config import resolve
+
+    config = {"dataset": {"name": "synthetic_kg"}, "semantics": {"name": "dataset"}, "method": {"name": name}}
+    with pytest.raises(ConfigError, match=rf"^method: {name} reads a knowledge graph"):
+        resolve(config)
