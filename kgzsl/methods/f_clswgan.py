@@ -76,7 +76,9 @@ class Critic(nn.Module):
         with torch.no_grad():
             h = first(torch.cat([x, a], dim=1))
             slope = torch.where(h > 0, 1.0, act.negative_slope)
-        return (slope * last.weight) @ first.weight[:, : x.shape[1]]
+        # the product with the whole W₁, then the x columns: slicing the weight instead would
+        # make its backward fill a zero matrix of W₁'s size every step
+        return ((slope * last.weight) @ first.weight)[:, : x.shape[1]]
 
 
 def gradient_penalty(
