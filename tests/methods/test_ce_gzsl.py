@@ -315,3 +315,26 @@ def test_on_a_small_benchmark_like_stand_in():
         ds.labels[tu],
     )
     assert m["zsl/top1"] > 1 / 3 + 0.25 and m["gzsl/h"] > 0.5  # 0.68 and 0.79 measured (U 0.68, S 0.96)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_runs_on_the_context_device(tmp_path: Path):
+    task = toy_task(device="cpu")
+    method = CEGZSL(**{**FAST, "epochs": 3}).fit(
+        task, classifier=SoftmaxClassifier(epochs=2), context=_ctx().with_(device="cuda")
+    )
+    test = torch.as_tensor(toy_dataset().features[:30])
+    scores = method.decision_function(test)
+    assert scores.device.type == "cuda" and scores.shape[1] == task.num_classes
+    assert method.embedding_.fc1.weight.device.type == "cuda"
+    method.save(tmp_path / "m.pt")
+    loaded = CEGZSL.load(tmp_path / "m.pt", device="cpu")
+    torch.testing.assert_close(loaded.decision_function(test), scores.cpu(), rtol=1e-4, atol=1e-4)
+    assert method.synthesize(task.unseen, 2).device.type == "cuda"
+    # the matrix-form class-level loss on the GPU equals the per-sample loop there too
+    comparator = Comparator(6, 4, hidden=9).cuda().double()
+    h = torch.rand(10, 6, dtype=torch.float64, device="cuda")
+    a = torch.rand(5, 4, dtype=torch.float64, device="cuda")
+    labels = torch.tensor([0, 4, 2, 2, 1, 3, 0, 4, 1, 1], device="cuda")
+    _close(class_contrastive_loss(comparator, h, a, labels, 0.1), _loop_class_loss(comparator, h, a, labels, 0.1))
