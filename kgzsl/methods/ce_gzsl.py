@@ -63,7 +63,7 @@ class _PairMLP(torch.autograd.Function):
     """``s_ij = w · LeakyReLU(p_i + q_j)`` for every pair ``(i, j)``, in row chunks, without keeping ``[B, C, H]``.
 
     The forward pass keeps only ``p``, ``q`` and ``w``; the backward pass recomputes each
-    chunk's pre-activations ``u = p_i + q_j`` in one reused buffer, so the memory stays
+    chunk's pre-activations ``u = p_i + q_j`` in reused chunk buffers, so the memory stays
     ``O(chunk · C · H)`` whatever the batch. With ``LeakyReLU(u) = α u + (1 − α) ReLU(u)``
     (α = ``slope``) the gradients split into a linear part, computed once from the row and
     column sums of the incoming gradient ``g``, and three reductions per chunk:
