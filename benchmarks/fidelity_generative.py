@@ -162,15 +162,22 @@ def run_all(methods: list[str], seeds: list[int], out: Path, scale: float, quick
     for name in methods:
         cfg = config_for(name, scale, quick)
         stem = f"{name}-x{scale:g}" + ("-quick" if quick else "")
-        runs, seconds = [], []
+        runs, failed = [], None
         for seed in seeds:
             folder = run_dir_for(out, stem, seed)
             if not (folder / "metrics.json").is_file():
                 start = time.perf_counter()
-                run_experiment(cfg, stem=stem, out=out, seed=seed, progress=False)
-                seconds.append(time.perf_counter() - start)
-                print(f"{name} seed {seed}: {seconds[-1]:.0f} s", file=sys.stderr, flush=True)
+                try:
+                    run_experiment(cfg, stem=stem, out=out, seed=seed, progress=False)
+                except Exception as e:  # one broken method must not cost the others' table
+                    failed = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                    print(f"{name} seed {seed}: failed: {failed}", file=sys.stderr, flush=True)
+                    break
+                print(f"{name} seed {seed}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
             runs.append(folder)
+        if failed is not None:
+            rows.append({"method": name, "config": cfg["method"], "stats": {}, "epochs": {}, "n": 0, "failed": failed})
+            continue
         metrics = [json.loads((r / "metrics.json").read_text()) for r in runs]
         stats = {}
         for key, _ in COLUMNS:
@@ -213,6 +220,9 @@ def format_table(rows: list[dict[str, Any]], seeds: list[int], scale: float, qui
     for row in rows:
         settings = ", ".join(f"{k} {v}" for k, v in row["config"].items() if k != "name")
         name = row["method"] + (f" ({settings})" if settings else "")
+        if row.get("failed"):
+            lines.append(f"| {name} | failed: {row['failed'][:200]} |" + " |" * len(COLUMNS))
+            continue
         cells = [_cell(row["stats"].get(key)) for key, _ in COLUMNS]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {_epochs_cell(row['epochs'])} |")
     lines += [
@@ -228,12 +238,13 @@ def format_table(rows: list[dict[str, Any]], seeds: list[int], scale: float, qui
         ref = base["stats"]["gzsl/h"][0]
         lines += ["", f"Goal: every generative method beats {base['method']} on GZSL H ({100 * ref:.1f}):", ""]
         for row in rows:
+            if row.get("failed"):
+                lines.append(f"- {row['method']}: failed to run (see the table)")
             if row["method"] in BASELINES or "gzsl/h" not in row["stats"]:
                 continue
             h = row["stats"]["gzsl/h"][0]
-            h_cs = row["stats"].get("gzsl_cs/h", (float("nan"), None))[0]
             verdict = "yes" if h > ref else "no"
-            lines.append(f"- {row['method']}: H {100 * h:.1f} → {verdict} (H with CS {100 * h_cs:.1f})")
+            lines.append(f"- {row['method']}: H {100 * h:.1f} → {verdict} (H with CS {_cell(row['stats'].get('gzsl_cs/h'))})")
     return "\n".join(lines)
 
 
