@@ -244,7 +244,8 @@ def format_table(rows: list[dict[str, Any]], seeds: list[int], scale: float, qui
                 continue
             h = row["stats"]["gzsl/h"][0]
             verdict = "yes" if h > ref else "no"
-            lines.append(f"- {row['method']}: H {100 * h:.1f} → {verdict} (H with CS {_cell(row['stats'].get('gzsl_cs/h'))})")
+            h_cs = _cell(row["stats"].get("gzsl_cs/h"))
+            lines.append(f"- {row['method']}: H {100 * h:.1f} → {verdict} (H with CS {h_cs})")
     return "\n".join(lines)
 
 
