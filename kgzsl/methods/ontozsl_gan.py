@@ -32,14 +32,18 @@ class OntoZSLGAN(FCLSWGAN):
     authors' ``o2v-awa.mat`` (50 × 200). Any other semantics works too. This class only
     changes the defaults, as the authors' code (``code/IMGC/gan_imgc.py``) sets them: noise of
     size 100 whatever the semantics' size, 100 epochs, and a pre-trained classifier of 100
-    epochs with batch ``2 × 64``.
+    epochs with batch ``2 × 64``. Without a preset, lr 1e-4 and 300 synthetic features per class
+    are the defaults of the authors' ``code/IMGC/args.py`` (their other defaults, batch 4,096,
+    are ImageNet's; the batch stays AwA2's 64, which suits datasets of any size). Their AwA2
+    lr, 1e-5, needs AwA2's 368 generator updates per epoch: on a few thousand images it stops
+    before the generator learns the class conditioning (see :class:`~kgzsl.methods.f_clswgan.FCLSWGAN`).
 
     Presets (``preset:``; they fill only the keys left at ``None``):
 
     ========  =====  ====  =====  ===========================================
     preset    seed   lr    batch  n_synthetic (GZSL; the authors' ZSL number)
     ========  =====  ====  =====  ===========================================
-    (none)    –      1e-5  64     1800
+    (none)    –      1e-4  64     300
     awa2      9182   1e-5  64     1800 (ZSL 300)
     imagenet  9416   1e-4  4096   300 (ZSL 300)
     ========  =====  ====  =====  ===========================================
@@ -55,9 +59,9 @@ class OntoZSLGAN(FCLSWGAN):
 
     DEFAULTS: ClassVar[dict[str, Any]] = {
         "epochs": 100,
-        "lr": 1e-5,
+        "lr": 1e-4,
         "batch_size": 64,
-        "n_synthetic": 1800,
+        "n_synthetic": 300,
         "noise_dim": 100,
         "cls_weight": 0.01,
     }
