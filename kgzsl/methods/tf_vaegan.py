@@ -303,6 +303,8 @@ class TFVAEGAN(GenerativeMethod):
         feedback_loop: passes per epoch; the first without feedback (2; 1: no feedback at all,
             neither in training nor at synthesis).
         beta1: Adam's β₁ for all but the encoder (0.5).
+        feature_transform: the classifier reads ``[x; â; h]`` (the paper's discriminative feature
+            transformation); ``False``: ``x`` alone (the paper's ablation without it).
         fidelity: measure the two-sample score (and plot the t-SNE inside a run).
         seed: seed of initialisation, batches and noise; ``None``: the run's.
         device: where to train and score; ``None``: the run's.
@@ -318,7 +320,7 @@ class TFVAEGAN(GenerativeMethod):
     Shapes:
         fit: a :class:`~kgzsl.methods.base.ZSLTask` with ``features [N, D]``, ``semantics [C, d]``.
         generate: ``[K, d]`` → ``[K · n, D]`` scaled features, class by class.
-        classifier_features: ``[N, D]`` → ``[N, D + d + hidden]``.
+        classifier_features: ``[N, D]`` → ``[N, D + d + hidden]`` (``[N, D]`` without ``feature_transform``).
         decision_function: ``[N, D]`` → ``[N, C]``, ``-inf`` outside the candidates.
     """
 
@@ -366,6 +368,7 @@ class TFVAEGAN(GenerativeMethod):
         adaptive_gp: bool = True,
         feedback_loop: int = 2,
         beta1: float = 0.5,
+        feature_transform: bool = True,
         fidelity: bool = True,
         seed: int | None = None,
         device: str | None = None,
@@ -393,6 +396,7 @@ class TFVAEGAN(GenerativeMethod):
         self.adaptive_gp = adaptive_gp
         self.feedback_loop = feedback_loop
         self.beta1 = beta1
+        self.feature_transform = feature_transform
         self.fidelity = fidelity
         self.seed = seed
         self.device = device
@@ -631,8 +635,10 @@ class TFVAEGAN(GenerativeMethod):
         """``[x; â; h]`` with ``(â, h) = Dec(x)``: the discriminative features the classifier reads.
 
         Shapes:
-            x: ``[N, D]`` scaled features → ``[N, D + d + hidden]``.
+            x: ``[N, D]`` scaled features → ``[N, D + d + hidden]`` (``x`` itself without ``feature_transform``).
         """
+        if not self.feature_transform:
+            return x
         parts = []
         for i in range(0, len(x), 8192):
             xb = x[i : i + 8192]

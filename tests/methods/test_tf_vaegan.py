@@ -161,6 +161,10 @@ def test_the_classifier_reads_x_the_reconstructed_semantics_and_the_decoders_hid
         a_hat, h = method.decoder_(x)
     torch.testing.assert_close(spy.seen_fit[: len(x)], torch.cat([x, a_hat, h], dim=1))
     torch.testing.assert_close(method.classifier_features(x), spy.seen_fit[: len(x)])
+    # the paper's ablation without the feature transformation: the classifier reads x
+    plain_spy = _SpyClassifier(lr=1e-2, epochs=2)
+    plain = _fit(task, epochs=2, classifier=plain_spy, feature_transform=False)
+    torch.testing.assert_close(plain_spy.seen_fit[: len(x)], plain.transform(task.features))
 
 
 # ------------------------------------------------------------------ training
