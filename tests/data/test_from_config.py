@@ -175,6 +175,10 @@ def _synthetic_benchmark(tmp_path: Path) -> dict:
     return {"name": "synthetic_benchmark", "benchmark": "APY", "root": str(tmp_path / "xlsa17"), "n_features": 16}
 
 
+def _synthetic_documents(tmp_path: Path) -> dict:
+    return {"name": "synthetic_documents", "n_seen": 8, "n_unseen": 4}
+
+
 #: registered dataset → a config's dataset section (test cases beyond the first: more formats)
 CASES: dict[str, list[Callable[[Path], dict]]] = {
     "xlsa17": [_xlsa17, _xlsa17_v73],
@@ -183,6 +187,7 @@ CASES: dict[str, list[Callable[[Path], dict]]] = {
     "image_folder": [_image_folder],
     "synthetic_kg": [_synthetic_kg],
     "synthetic_benchmark": [_synthetic_benchmark],
+    "synthetic_documents": [_synthetic_documents],
 }
 
 
@@ -190,6 +195,8 @@ def _semantics(dataset: dict, tmp_path: Path) -> dict:
     """The datasets without semantics of their own get class embeddings from a file."""
     if dataset["name"] == "synthetic_kg":
         return {"name": "dataset", "key": "attributes"}
+    if dataset["name"] == "synthetic_documents":
+        return {"name": "dataset", "key": "visual_words"}
     if dataset["name"] == "kzsl_imagenet":
         return {"name": "precomputed", "path": str(tmp_path / "sem.npy"), "ids": str(tmp_path / "sem_ids.txt")}
     if dataset["name"] == "image_folder":
