@@ -256,14 +256,14 @@ class TFVAEGAN(GenerativeMethod):
     reproduction: set them with ``train.seed`` and ``classifier.lr``; their classifier is a
     softmax of 25 epochs with batch ``n_synthetic``, β₁ 0.5):
 
-    ======  ====  ======  ====  =====  =====  ===  ==========  ======  ======  ====================  =========
-    preset  seed  epochs  lr    n_syn  γ_D/G  β    δ train/syn  F lr    Dec lr  flags                 clf. lr
-    ======  ====  ======  ====  =====  =====  ===  ==========  ======  ======  ====================  =========
-    awa2    9182  120     1e-5  1800   10     0.1  0.01/0.01   1e-4    1e-4    encoded noise, frozen  1e-3
-    cub     3483  300     1e-4  300    10     .01  1/1         1e-5    1e-4    encoded noise          1e-3
-    flo     806   500     1e-4  1200   10     .01  0.5/0.5     1e-5    1e-4    —                      1e-3
-    sun     4115  400     1e-3  400    1      .01  0.1/0.01    1e-4    1e-4    encoded noise          5e-4
-    ======  ====  ======  ====  =====  =====  ===  ==========  ======  ======  ====================  =========
+    ======  ====  ======  ====  =====  =====  ===  ===========  ======  ======  =====================  =========
+    preset  seed  epochs  lr    n_syn  γ_D/G  β    δ train/syn  F lr    Dec lr  flags                  clf. lr
+    ======  ====  ======  ====  =====  =====  ===  ===========  ======  ======  =====================  =========
+    awa2    9182  120     1e-5  1800   10     0.1  0.01/0.01    1e-4    1e-4    encoded noise, frozen  1e-3
+    cub     3483  300     1e-4  300    10     .01  1/1          1e-5    1e-4    encoded noise          1e-3
+    flo     806   500     1e-4  1200   10     .01  0.5/0.5      1e-5    1e-4    —                      1e-3
+    sun     4115  400     1e-3  400    1      .01  0.1/0.01     1e-4    1e-4    encoded noise          5e-4
+    ======  ====  ======  ====  =====  =====  ===  ===========  ======  ======  =====================  =========
 
     (``frozen``: ``freeze_decoder``.) Every preset uses batch 64, λ 10, 5 critic steps,
     hidden 4096 and 2 feedback passes. aPY has no published tf-VAEGAN setting, so there is no
