@@ -16,10 +16,12 @@ data stay the same). The table is mean ± sample std over the seeds
 
 Suites:
 
-* ``embedding``: DeViSE, ALE, SJE, ESZSL, SAE (issue: "calibrated stacking must raise the
-  embedding baselines' H").
-* ``generative``: ESZSL, CVAE and every generative method (the fidelity table lives in
-  ``fidelity_generative.py``; this suite is the same run with the embedding table's layout).
+* ``embedding``: DeViSE, ALE, SJE, ESZSL, SAE (calibrated stacking must raise their H).
+* ``propagation``: GCNZ and DGP through DGP's ImageNet WordNet graph (the AWA2 classes and
+  their WordNet ancestors; needs WordNet 3.0, see ``make wordnet``).
+
+The generative methods' table is ``fidelity_generative.py``; GCNZ / DGP at the ImageNet-21K
+class counts are ``synthetic_propagation.py``.
 
 Usage::
 
@@ -49,6 +51,16 @@ SUITES: dict[str, dict[str, dict[str, Any]]] = {
         "eszsl": {},
         "sae": {},
     },
+    # GCNZ / DGP through DGP's ImageNet WordNet graph (kgzsl/configs/awa2_dgp_wordnet.yaml):
+    # the AWA2 classes and their WordNet ancestors, class inputs the attributes, ancestors the
+    # mean of the classes below them
+    "propagation": {
+        name: {
+            "knowledge": {"name": "wordnet", "dgp_folder": "{shared}/imagenet/dgp"},
+            "method": {"class_map": "{shared}/imagenet/dgp/awa2-split.json", "other_inputs": "descendants"},
+        }
+        for name in ("gcnz", "dgp")
+    },
 }
 
 #: what ``--quick`` changes (a smoke run: 256-d features, one seed, short schedules)
@@ -70,8 +82,18 @@ METRICS = [
 ]
 
 
+def _shared(value: Any) -> Any:
+    """``{shared}`` in a string → the shared data folder (``$KGZSL_SHARED_DATA``)."""
+    from kgzsl.resources import shared_data_dir
+
+    if isinstance(value, dict):
+        return {k: _shared(v) for k, v in value.items()}
+    return value.replace("{shared}", str(shared_data_dir())) if isinstance(value, str) else value
+
+
 def config_for(method: str, extra: dict[str, Any], quick: bool) -> dict[str, Any]:
     """The run config of ``method`` in a suite."""
+    extra = _shared(extra)
     dataset = {**DATASET, **(QUICK_DATASET if quick else {})}
     cfg: dict[str, Any] = {
         "dataset": dataset,
