@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     table, rows = run_suite(args.suite, args.methods, seeds, args.out, args.quick)
     text = f"{table}\n\n{chosen_settings(rows)}\n"
     print(text)
-    dest = args.write or HERE / f"synthetic_{args.suite}{'_quick' if args.quick else ''}.md"
+    dest = args.write or HERE / f"synthetic_awa2_{args.suite}{'_quick' if args.quick else ''}.md"
     command = "KGZSL_SHARED_DATA=../shared/data python benchmarks/synthetic_tables.py " + " ".join(
         argv if argv is not None else sys.argv[1:]
     )
