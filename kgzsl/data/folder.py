@@ -26,7 +26,7 @@ import numpy as np
 
 from kgzsl.context import current_context
 from kgzsl.data.dataset import ZSLDataset, check_ranges, read_text, standard_splits
-from kgzsl.data.features import backbone_slug, extract_features, list_images, load_extracted
+from kgzsl.data.features import backbone_slug, extract_features, list_images, load_extracted, load_patch_tokens
 from kgzsl.errors import DataError
 from kgzsl.registry import DATASETS, Component
 
@@ -84,6 +84,10 @@ class ImageFolder(Component):
         val_class_fraction: share of seen classes held out as ``val`` for model selection.
         seed: seed of the splits. The dataset's own seed, not the run's (``train.seed``): the
             splits are part of the data's identity, so runs of any seed compare on the same ones.
+        patch_tokens: each feature row is ``[pooled embedding ; T × C patch tokens, flattened]``
+            (a ViT's token sequence, a ResNet's last feature map), for methods that align words
+            with image regions (``mads`` with ``tokens: T, token_dim: C``; ViT-B/32 at 224 px:
+            49 × 768). Rows are large (37,632 + 512 floats for ViT-B/32): mind the memory.
     """
 
     file_params = ("root",)
@@ -108,7 +112,9 @@ class ImageFolder(Component):
         test_fraction: float = 0.2,
         val_class_fraction: float = 0.2,
         seed: int = 0,
+        patch_tokens: bool = False,
     ) -> None:
+        self.patch_tokens = patch_tokens
         self.root = root
         self.seen = seen
         self.unseen = unseen
@@ -131,6 +137,8 @@ class ImageFolder(Component):
         slug = backbone_slug(self.backbone, self.weights)
         if self.image_size is not None:
             slug += f"-{self.image_size}px"
+        if self.patch_tokens:
+            slug += "-tokens"
         return Path(self.root).expanduser() / ".kgzsl-features" / slug
 
     def _classes(self, root: Path) -> tuple[list[str], list[str]]:
@@ -198,11 +206,15 @@ class ImageFolder(Component):
             overwrite=True,
             num_workers=self.num_workers,
             image_size=self.image_size,
+            patch_tokens=self.patch_tokens,
         )
         with warnings.catch_warnings():
             # extract_features has warned about random weights already; the name says it too
             warnings.simplefilter("ignore", UserWarning)
             features, _, labels, manifest = load_extracted(cache)
+        if self.patch_tokens:
+            tokens = load_patch_tokens(cache)
+            features = np.concatenate([np.asarray(features), np.asarray(tokens).reshape(len(tokens), -1)], axis=1)
         index = {c: i for i, c in enumerate(class_ids)}
         keep = np.array([label in index for label in labels], dtype=bool)
         y = np.array([index[label] for label, k in zip(labels, keep) if k], dtype=np.int64)

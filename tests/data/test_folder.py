@@ -131,3 +131,18 @@ def test_device_and_progress_follow_the_run_unless_set(image_root, monkeypatch):
         DATASETS.build("image_folder", **params).load()
         DATASETS.build("image_folder", **params, device="cuda:1", progress=True).load()
     assert seen == [("cpu", False), ("cuda:1", True)]
+
+
+def test_patch_tokens_rows_hold_the_pooled_embedding_then_the_tokens(image_root):
+    from kgzsl.data.features import load_patch_tokens
+
+    plain = DATASETS.build("image_folder", **_params(image_root, unseen="unseen.txt")).load()
+    source = DATASETS.build("image_folder", **_params(image_root, unseen="unseen.txt", patch_tokens=True))
+    ds = source.load()
+    tokens = load_patch_tokens(source.cache_dir())
+    n, t, c = tokens.shape  # tiny ViT at 32 px, patch 16: 4 patches (+ class token) of width 64
+    assert n == 10 and c == 64 and t >= 4
+    assert ds.features.shape == (10, 32 + t * c)
+    np.testing.assert_allclose(ds.features[:, :32], plain.features, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(ds.features[:, 32:].reshape(n, t, c), np.asarray(tokens))
+    assert source.cache_dir().name.endswith("-tokens") and ds.backbone == f"open_clip:{TINY_OPEN_CLIP}"
