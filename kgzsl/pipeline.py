@@ -299,7 +299,7 @@ def _observe_unlabelled(method: Any, features: Any) -> bool:
     if hook is None:
         return False
     hook(features)
-    return True
+    return bool(getattr(method, "transductive", True))  # a method may define the hook and not use it
 
 
 def _test_scores(method: Any, inputs: _Inputs) -> tuple[np.ndarray, np.ndarray]:

@@ -76,7 +76,9 @@ _COMPONENT_MODULES = {
         "kgzsl.methods.ontozsl_gan",
         "kgzsl.methods.mads",
         "kgzsl.methods.cada_vae",
+        "kgzsl.methods.ce_gzsl",
         "kgzsl.methods.tf_vaegan",
+        "kgzsl.methods.clip_zeroshot",
     ],
     "classifiers": ["kgzsl.classifier"],
 }

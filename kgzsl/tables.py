@@ -261,6 +261,16 @@ def _mean_std(values: list[float]) -> tuple[float, float | None]:
     return mean, math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
+def _relaxed(method: str) -> bool:
+    """Whether a method is a *relaxed* zero-shot setting (CLIP: its pretraining may hold the unseen classes)."""
+    from kgzsl.registry import METHODS
+
+    try:
+        return bool(getattr(METHODS.get(method), "relaxed", False))
+    except Exception:  # a method this kgzsl does not know (a run from another version)
+        return False
+
+
 def gather_runs(paths: Iterable[str | os.PathLike]) -> list[dict[str, Any]]:
     """One row per experiment and config variant, over the run folders in ``paths``.
 
@@ -300,6 +310,7 @@ def gather_runs(paths: Iterable[str | os.PathLike]) -> list[dict[str, Any]]:
                 "method": describe_method(first["config"]["method"], first["config"].get("classifier")),
                 "semantics": describe_semantics(first["config"]["semantics"]),
                 "synthetic_features": True if True in synthetic else (False if synthetic == {False} else None),
+                "relaxed": _relaxed(first["config"]["method"]["name"]),
                 "seeds": [m["seed"] for m in members],
                 "n_seeds": len(members),
                 "runs": [m["path"] for m in members],
@@ -452,6 +463,9 @@ def format_runs_table(
         title = f"Results on {datasets}"
     if synthetic and "synthetic features" not in title:
         title += " — synthetic features" + (" (some runs)" if mixed else "")
+    relaxed = any(row.get("relaxed") for row in rows)
+    if relaxed and "relaxed setting" not in title:
+        title += " — relaxed setting (‡): a pretrained model may have seen the unseen classes"
     headers = ["experiment", "dataset", "method", "semantics"] + (["features"] if mixed else []) + ["seeds"]
     headers += [DEFAULT_METRICS.get(k, k) for k in keys]
     n_text = len(headers) - len(keys)
@@ -459,7 +473,8 @@ def format_runs_table(
     lines.append("|" + "|".join("---" if i < n_text else "---:" for i in range(len(headers))) + "|")
     fewer = False
     for row in rows:
-        cells = [row["experiment"], row["dataset"], row["method"], row["semantics"]]
+        method = row["method"] + (" ‡" if row.get("relaxed") else "")
+        cells = [row["experiment"], row["dataset"], method, row["semantics"]]
         cells += [features(row)] if mixed else []
         cells.append(str(row["n_seeds"]))
         for k in keys:

@@ -98,3 +98,30 @@ def precomputed_params(tmp_path: Path) -> dict:
     np.save(tmp_path / "emb.npy", np.random.default_rng(0).random((len(order), 6)).astype(np.float32))
     (tmp_path / "emb_ids.txt").write_text("\n".join(order) + "\n")
     return {"path": str(tmp_path / "emb.npy"), "ids": str(tmp_path / "emb_ids.txt")}
+
+
+@pytest.fixture
+def clip_zeroshot_params(tmp_path: Path, monkeypatch) -> dict:
+    """The contract's parameters of ``clip_zeroshot`` (its ``needs_fixture``): the tiny CLIP's
+    config and weights; the contract task's features replaced by CLIP-like ones made from that
+    tower's own text embeddings (the toy features mean nothing to a text tower)."""
+    import torch
+
+    import kgzsl.testing as testing
+    from kgzsl.language.prompts import TextTower, class_names, encode_grid, name_prompts
+
+    params = testing.write_tiny_clip(tmp_path)
+    tower = TextTower(params["arch"], params["weights"])
+    emb = encode_grid(name_prompts(class_names(testing.TOY_CLASSES), ["{}"]), tower)[0]  # [C, D]
+    original = testing.contract_task
+
+    def contract_task(method=None, seed=0):
+        task, test, labels = original(method, seed)
+        g = torch.Generator().manual_seed(seed)
+        task.class_ids, task.feature_backbone = list(testing.TOY_CLASSES), "open_clip:kgzsl-tiny-clip"
+        task.features = emb[task.labels] + 0.02 * torch.randn(len(task.labels), emb.shape[1], generator=g)
+        test = emb[torch.as_tensor(labels)] + 0.02 * torch.randn(len(labels), emb.shape[1], generator=g)
+        return task, test, labels
+
+    monkeypatch.setattr(testing, "contract_task", contract_task)
+    return {**params, "prompts": "names"}

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+import kgzsl.testing as testing
 from kgzsl.context import RunContext
 from kgzsl.data.dataset import ZSLDataset
 from kgzsl.knowledge.store import KnowledgeGraph
@@ -133,9 +134,16 @@ def test_semantics_contract(name, tmp_path: Path, request):
     check_encoder(lambda: SEMANTICS.build(name, **params), toy_kg(), toy_dataset(), tmp_path)
 
 
+def _method_params(name: str, request: pytest.FixtureRequest) -> dict:
+    """A method's contract parameters: its ``needs_fixture``'s (files it needs), then CONTRACT_PARAMS."""
+    fixture = getattr(METHODS.get(name), "needs_fixture", None)
+    return {**(request.getfixturevalue(fixture) if fixture else {}), **CONTRACT_PARAMS.get(name, {})}
+
+
 @pytest.mark.parametrize("name", METHODS.names())
-def test_method_contract(name, tmp_path: Path):
-    measured = check_method(lambda: METHODS.build(name, **CONTRACT_PARAMS.get(name, {})), tmp_path)
+def test_method_contract(name, tmp_path: Path, request):
+    params = _method_params(name, request)
+    measured = check_method(lambda: METHODS.build(name, **params), tmp_path)
     assert measured["zsl_top1"] >= CHANCE + margin_for(name)
 
 
@@ -145,7 +153,7 @@ def test_classifier_contract(name, tmp_path: Path):
 
 
 @pytest.mark.parametrize("name", METHODS.names())
-def test_methods_ask_for_no_cuda_when_the_context_says_cpu(name, monkeypatch):
+def test_methods_ask_for_no_cuda_when_the_context_says_cpu(name, monkeypatch, request):
     # kgzsl's code is told CUDA is available (this machine may have none; torch's own checks get
     # the truth): a method resolving "auto" or asking for cuda by itself would try to use it and
     # fail, or leave its output off the CPU
@@ -158,8 +166,8 @@ def test_methods_ask_for_no_cuda_when_the_context_says_cpu(name, monkeypatch):
     from kgzsl.context import _resolve
 
     assert _resolve("auto").type == "cuda"  # the patch reaches kgzsl
-    method = METHODS.build(name, **CONTRACT_PARAMS.get(name, {}))
-    task, test, _ = contract_task(method)
+    method = METHODS.build(name, **_method_params(name, request))
+    task, test, _ = testing.contract_task(method)  # (a needs_fixture may replace it)
     classifier = CLASSIFIERS.build("softmax", **CONTRACT_PARAMS.get("softmax", {})) if method.uses_classifier else None
     method.fit(task, classifier=classifier, context=RunContext(seed=0, device="cpu", progress=False))
     assert method.decision_function(test).device.type == "cpu"

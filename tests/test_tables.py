@@ -305,3 +305,17 @@ def test_chosen_values_that_are_not_numbers_are_not_metrics(tmp_path: Path):
     _write_run(tmp_path / "e" / "seed-0", cfg, {"zsl/top1": 0.5, "select/method.direction": "s2f"})
     rows = gather_runs([tmp_path])
     assert rows[0]["mean"] == {"zsl/top1": 0.5}
+
+
+def test_relaxed_settings_are_marked(tmp_path: Path):
+    _write_run(
+        tmp_path / "clip" / "seed-0",
+        {"semantics": {"name": "dataset"}, "method": {"name": "clip_zeroshot"}},
+        {"zsl/top1": 0.7},
+    )
+    _write_run(
+        tmp_path / "es" / "seed-0", {"semantics": {"name": "dataset"}, "method": {"name": "eszsl"}}, {"zsl/top1": 0.5}
+    )
+    text = format_runs_table(gather_runs([tmp_path]), metrics=["zsl/top1"])
+    assert "relaxed setting (‡): a pretrained model may have seen the unseen classes" in text.splitlines()[0]
+    assert "| clip_zeroshot ‡ |" in text and "| eszsl |" in text

@@ -103,27 +103,6 @@ def test_backbone_mismatch_is_one_clear_error(clip: dict):
     check_backbone("open_clip:ViT-L-14", "open_clip:ViT-L/14")  # open_clip's two spellings match
 
 
-@pytest.fixture
-def clip_zeroshot_params(tmp_path: Path, monkeypatch) -> dict:
-    """The contract's parameters of ``clip_zeroshot`` (its ``needs_fixture``): the tiny CLIP's
-    config and weights; the contract task's features replaced by CLIP-like ones made from that
-    tower's own text embeddings (the toy features mean nothing to a text tower)."""
-    params = write_tiny_clip(tmp_path)
-    emb = _class_embeddings(params, ["{}"])[0]  # [C, D]
-    original = testing.contract_task
-
-    def contract_task(method=None, seed=0):
-        task, test, labels = original(method, seed)
-        g = torch.Generator().manual_seed(seed)
-        task.class_ids, task.feature_backbone = list(TOY_CLASSES), BACKBONE
-        task.features = emb[task.labels] + 0.02 * torch.randn(len(task.labels), emb.shape[1], generator=g)
-        test = emb[torch.as_tensor(labels)] + 0.02 * torch.randn(len(labels), emb.shape[1], generator=g)
-        return task, test, labels
-
-    monkeypatch.setattr(testing, "contract_task", contract_task)
-    return {**params, "prompts": "names"}
-
-
 def test_contract_on_clip_features(clip_zeroshot_params: dict, tmp_path: Path):
     assert CLIPZeroShot.needs_fixture == "clip_zeroshot_params"
     measured = check_method(lambda: METHODS.build("clip_zeroshot", **clip_zeroshot_params), tmp_path)
