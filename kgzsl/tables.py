@@ -62,8 +62,6 @@ _SEMANTICS_KEYS: dict[str, tuple[str, ...]] = {
     "sentence": ("model",),
     "clip_text": ("arch", "weights"),
     "word_vectors": ("path",),
-    "gcnz": ("inputs",),
-    "dgp": ("inputs",),
     "ontozsl": ("text_encoder",),
     "precomputed": ("path",),
     "dataset": ("key",),
@@ -72,7 +70,7 @@ _SEMANTICS_KEYS: dict[str, tuple[str, ...]] = {
 #: encoders that read class texts: which texts is shown in parentheses (``sentence:… (label)``)
 _TEXT_ENCODERS = {"sentence", "clip_text", "word_vectors", "ontozsl"}
 _DEFAULT_VALUES = {("sentence", "model"): "all-MiniLM-L6-v2"}
-_METHOD_KEYS: dict[str, tuple[str, ...]] = {"classifier_weights": ("score",)}
+_METHOD_KEYS: dict[str, tuple[str, ...]] = {"sae": ("direction",), "ale": ("loss",)}
 
 _FRACTION_RE = re.compile(r"(^|/)(top\d*|seen|unseen|h|ausuc|hits?@\d+|mrr|acc\w*)$")
 
@@ -208,7 +206,7 @@ def describe_semantics(section: dict[str, Any]) -> str:
 
 
 def describe_method(method: dict[str, Any], classifier: dict[str, Any] | None) -> str:
-    """``eszsl``, ``classifier_weights:cosine``, ``cvae + softmax`` (a generative method and its classifier).
+    """``eszsl``, ``sae:s2f``, ``cvae + softmax`` (a generative method and its classifier).
 
     A saved config holds a ``classifier`` section only when the method used one
     (:func:`kgzsl.config.resolve` drops it otherwise), so its presence is enough.

@@ -260,7 +260,7 @@ SEEN_CHANCE: float = 1 / 7
 #: how far above chance each component must score on the contract's toy task (``default`` for
 #: any component not listed): per-class top-1 of ZSL on the unseen classes for methods, of the
 #: seen classes for classifiers. Measured on the toy task (CPU, contract seed 0; 1/3 is chance):
-#: classifier_weights 1.0, eszsl 0.67, rgcn_zsl 0.89 (0.58-0.89 over dataset and run seeds),
+#: eszsl 0.67, rgcn_zsl 0.89 (0.58-0.89 over dataset and run seeds),
 #: cvae 0.71 (0.53-0.81); classifiers' seen top-1 0.81-0.90 over seeds (1/7 is chance);
 #: f_clswgan and ontozsl_gan with the contract's small settings 0.76 (0.50-0.76 over run seeds 0, 1)
 MARGINS: dict[str, float] = {
@@ -378,8 +378,7 @@ def contract_task(method: Any = None, seed: int = 0) -> tuple[Any, Any, Any]:
 
     The task is :func:`toy_task` with the toy KG's attributes and a class outside the
     candidates (:data:`EXTRA_CLASS`); a method that learns over the graph
-    (``needs_knowledge``) gets the toy KG and class ids, one that scores with class weights
-    (``semantics_are_weights``) gets the class means of the toy features as its semantics.
+    (``needs_knowledge``) gets the toy KG and class ids.
 
     Returns:
         ``(task, test_features [M, D], test_labels [M])``: the test images of the toy's unseen
@@ -392,9 +391,6 @@ def contract_task(method: Any = None, seed: int = 0) -> tuple[Any, Any, Any]:
     if getattr(method, "needs_knowledge", False):
         task.knowledge = toy_kg()
         task.class_ids = list(TOY_CLASSES)
-    if getattr(method, "semantics_are_weights", False):
-        x = torch.as_tensor(ds.features)
-        task.semantics = torch.stack([x[ds.labels == c].mean(0) for c in range(ds.num_classes)])
     idx = np.concatenate([ds.splits["test_unseen"], ds.splits["test_seen"]])
     return task, torch.as_tensor(ds.features[idx]), ds.labels[idx]
 

@@ -150,11 +150,11 @@ def test_semantics_and_method_columns():
         "clip_text:ViT-B-32/openai (name)"
     )
     assert describe_semantics({"name": "precomputed", "path": "data/o2v-awa.mat"}) == "precomputed:o2v-awa.mat"
-    assert describe_semantics({"name": "gcnz", "inputs": "sentence"}) == "gcnz:sentence"
+    assert describe_semantics({"name": "kge", "model": "rotate"}) == "kge:rotate"
     assert describe_semantics({"name": "my_encoder", "x": 1}) == "my_encoder"
     assert describe_method({"name": "cvae"}, {"name": "softmax"}) == "cvae + softmax"
     assert describe_method({"name": "eszsl"}, None) == "eszsl"  # saved configs drop an unused classifier
-    assert describe_method({"name": "classifier_weights", "score": "dot"}, None) == "classifier_weights:dot"
+    assert describe_method({"name": "sae", "direction": "s2f"}, None) == "sae:s2f"
 
 
 def test_hand_written_runs_of_several_encoders(tmp_path: Path):
