@@ -13,7 +13,7 @@ so :class:`GenerativeMethod` owns it and a method only writes its generator:
 * ``generate(semantics, n_per_class, generator)`` samples ``n_per_class`` features for each
   row of ``semantics`` (``[K, d] -> [K * n, D]``, class by class, in the scaled space);
 * optionally ``classifier_features(x)``: the features the classifier reads, computed from
-  scaled real or synthetic features (identity by default). tf-VAEGAN's ``[x; decoder hidden]``,
+  scaled real or synthetic features (identity by default). tf-VAEGAN's ``[x; decoded semantics; decoder hidden]``,
   CE-GZSL's embedding space and CADA-VAE's latent space are such transforms; the base applies
   it to the real, the synthetic and the scored features alike;
 * optionally ``classifier_training_set(x, labels, unseen, generator)``: the classifier's
@@ -436,7 +436,7 @@ class GenerativeMethod(ZSLMethod):
     def classifier_features(self, x: torch.Tensor) -> torch.Tensor:
         """The features the classifier reads, from scaled real or synthetic ``x`` (identity here).
 
-        Override in methods whose classifier works in another space (tf-VAEGAN: ``[x; h(x)]``
+        Override in methods whose classifier works in another space (tf-VAEGAN: ``[x; â(x); h(x)]``
         with the semantic decoder's hidden layer; CE-GZSL: the embedding ``h(x)``; CADA-VAE:
         the latent mean). It must be deterministic and work without gradients.
 
