@@ -325,9 +325,7 @@ class CADAVAE(GenerativeMethod):
     @classmethod
     def check_config(cls, params: dict[str, Any]) -> None:
         """Reject an unknown preset or sampling, a negative weight and a warm-up window that ends before it starts."""
-        preset = params.get("preset")
-        if preset is not None and preset not in cls.PRESETS:
-            raise ConfigError(f"method.preset: expected one of {', '.join(cls.PRESETS)}, got {preset!r}")
+        cls.check_preset(params)
         sampling = params.get("sampling")
         if sampling is not None and sampling not in cls.SAMPLING:
             raise ConfigError(f"method.sampling: expected one of {', '.join(cls.SAMPLING)}, got {sampling!r}")
@@ -351,25 +349,6 @@ class CADAVAE(GenerativeMethod):
         import inspect
 
         return inspect.signature(cls.__init__).parameters[key].default
-
-    def setting(self, key: str) -> Any:
-        """A preset-able setting: the explicit value, else the preset's, else the default."""
-        value = getattr(self, key)
-        if value is not None:
-            return value
-        if self.preset is not None:
-            self.check_config({"preset": self.preset})
-            if key in self.PRESETS[self.preset]:
-                return self.PRESETS[self.preset][key]
-        return self.DEFAULTS[key]
-
-    def settings(self) -> dict[str, Any]:
-        """Every preset-able setting as it applies (explicit, preset or default)."""
-        return {key: self.setting(key) for key in self.DEFAULTS}
-
-    def synthetic_per_class(self) -> int:
-        """Latent samples per unseen class (``n_synthetic`` as it applies)."""
-        return int(self.setting("n_synthetic"))
 
     def weights(self, epoch: int) -> dict[str, float]:
         """β, γ and δ at the 0-based ``epoch`` (the warm-up schedules)."""

@@ -431,9 +431,7 @@ class CEGZSL(GenerativeMethod):
     @classmethod
     def check_config(cls, params: dict[str, Any]) -> None:
         """Reject an unknown preset, negative weights, non-positive temperatures and fewer than one critic step."""
-        preset = params.get("preset")
-        if preset is not None and preset not in cls.PRESETS:
-            raise ConfigError(f"method.preset: expected one of {', '.join(cls.PRESETS)}, got {preset!r}")
+        cls.check_preset(params)
         for key in ("ins_weight", "cls_weight", "gp_weight"):
             value = params.get(key)
             if isinstance(value, (int, float)) and not value >= 0:
@@ -446,25 +444,6 @@ class CEGZSL(GenerativeMethod):
             value = params.get(key)
             if isinstance(value, int) and value < 1:
                 raise ConfigError(f"method.{key}: expected a value ≥ 1, got {value!r}")
-
-    def setting(self, key: str) -> Any:
-        """A preset-able setting: the explicit value, else the preset's, else the default."""
-        value = getattr(self, key)
-        if value is not None:
-            return value
-        if self.preset is not None:
-            self.check_config({"preset": self.preset})
-            if key in self.PRESETS[self.preset]:
-                return self.PRESETS[self.preset][key]
-        return self.DEFAULTS[key]
-
-    def settings(self) -> dict[str, Any]:
-        """Every preset-able setting as it applies (explicit, preset or default)."""
-        return {key: self.setting(key) for key in self.DEFAULTS}
-
-    def synthetic_per_class(self) -> int:
-        """``n_synthetic`` as it applies (explicit, the preset's or the default)."""
-        return int(self.setting("n_synthetic"))
 
     def fit_generator(self, task: ZSLTask, context: RunContext) -> None:
         """Train generator, critic, embedding and comparator on the (min-max scaled) seen-class features."""

@@ -59,13 +59,14 @@ import dataclasses
 import io
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
 from kgzsl.classifier import SoftmaxClassifier
 from kgzsl.context import RunContext, derive_seed
+from kgzsl.errors import ConfigError
 from kgzsl.methods.base import ZSLMethod, ZSLTask, fit_context, seeded
 
 __all__ = [
@@ -429,9 +430,39 @@ class GenerativeMethod(ZSLMethod):
         """
         raise NotImplementedError
 
+    # ---------------------------------------------------------------- presets
+    #: the authors' per-dataset settings (``preset: awa2`` ...): preset → {setting: value}
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: the value of each preset-able setting when neither the config nor a preset gives one
+    DEFAULTS: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def check_preset(cls, params: dict[str, Any]) -> None:
+        """Reject a ``preset`` this method does not have (call it from ``check_config``)."""
+        preset = params.get("preset")
+        if preset is not None and preset not in cls.PRESETS:
+            raise ConfigError(f"method.preset: expected one of {', '.join(cls.PRESETS)}, got {preset!r}")
+
+    def setting(self, key: str) -> Any:
+        """A preset-able setting (a key of :attr:`DEFAULTS`, a parameter left at ``None`` by
+        default): the explicit value, else the preset's, else the default."""
+        value = getattr(self, key)
+        if value is not None:
+            return value
+        preset = getattr(self, "preset", None)
+        if preset is not None:
+            self.check_preset({"preset": preset})
+            if key in self.PRESETS[preset]:
+                return self.PRESETS[preset][key]
+        return self.DEFAULTS[key]
+
+    def settings(self) -> dict[str, Any]:
+        """Every preset-able setting as it applies (explicit, preset or default)."""
+        return {key: self.setting(key) for key in self.DEFAULTS}
+
     def synthetic_per_class(self) -> int:
-        """How many synthetic features per unseen class the classifier gets (``n_synthetic``)."""
-        return int(self.n_synthetic)
+        """How many synthetic features per unseen class the classifier gets (``n_synthetic`` as it applies)."""
+        return int(self.setting("n_synthetic") if "n_synthetic" in self.DEFAULTS else self.n_synthetic)
 
     def classifier_features(self, x: torch.Tensor) -> torch.Tensor:
         """The features the classifier reads, from scaled real or synthetic ``x`` (identity here).
