@@ -40,7 +40,10 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_file import machine, record, reset_peak, status_bytes, today  # noqa: E402
+from results_file import machine, record, today  # noqa: E402
+from results_file import peak_growth as _peak_growth  # noqa: E402
+from results_file import peak_start as _peak_start  # noqa: E402
+from results_file import sync as _sync  # noqa: E402
 
 N, D, SEEN, ATT = 23_527, 2048, 40, 85
 BATCH, LATENT = 50, 64
@@ -224,25 +227,6 @@ def floor_epoch(n: int, device: torch.device) -> float:
 
 
 # ------------------------------------------------------------------ driver
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _peak_start(device: torch.device) -> int:
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-        return torch.cuda.memory_allocated(device)
-    reset_peak()
-    return status_bytes("VmRSS")
-
-
-def _peak_growth(device: torch.device, base: int) -> int:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) - base
-    return status_bytes("VmHWM") - base
 
 
 def main() -> None:

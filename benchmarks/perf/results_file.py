@@ -56,3 +56,31 @@ def reset_peak() -> None:
             f.write("5")
     except OSError:
         pass
+
+
+def sync(device) -> None:
+    """Wait for the device's queued work (CUDA); nothing on the CPU."""
+    import torch
+
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def peak_start(device) -> int:
+    """Reset the peak-memory counter of ``device``; return the memory in use now (bytes)."""
+    import torch
+
+    if torch.device(device).type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return torch.cuda.memory_allocated(device)
+    reset_peak()
+    return status_bytes("VmRSS")
+
+
+def peak_growth(device, base: int) -> int:
+    """Peak memory of ``device`` since :func:`peak_start` above its ``base`` (bytes)."""
+    import torch
+
+    if torch.device(device).type == "cuda":
+        return torch.cuda.max_memory_allocated(device) - base
+    return status_bytes("VmHWM") - base
