@@ -13,7 +13,9 @@ default; the authors never published theirs). An epoch is ``⌈N / batch⌉`` ge
   layer split into its ``h`` and ``a`` parts (two small products instead of one over every
   (image, class) pair) and the rest in chunks by a custom autograd function — whole data on
   the device, batches by index, the 5 critic steps' synthetic features from one generator
-  pass, Adam's fused kernels. In both implementations the clock starts once the networks and
+  pass, the critic on real, synthetic and interpolated rows in one product and its first
+  layer's weight gradient in one (:meth:`~kgzsl.methods.f_clswgan.Critic.scores_and_penalty`),
+  Adam's fused kernels. In both implementations the clock starts once the networks and
   optimisers are built (not part of an epoch, and it would be multiplied by the scaling);
 * **reference**: the same networks and losses written the way the authors' ``CE_GZSL.py``
   writes them (the issue asks for a ``DataLoader`` over numpy arrays): each batch copied into
@@ -22,9 +24,10 @@ default; the authors never published theirs). An epoch is ``⌈N / batch⌉`` ge
   repeated; a_seen]``, written into a preallocated score matrix), ``SupConLoss_clear``, the
   penalty by ``autograd.grad`` with ``grad_outputs=ones``;
 * **floor**: kgzsl's matrix multiplications alone (per generator update: for each of the 5
-  critic steps the critic's three forward passes, the penalty's input gradient and the three
-  weight gradients, the embedding's two layers forward and backward, the comparator's ``h``
-  product forward and backward, the instance loss's similarity matrix forward and backward;
+  critic steps the critic's three forward passes, the penalty's input gradient, its gradient
+  towards the output weights and the three weight gradients, the embedding's two layers
+  forward and backward, the comparator's ``h`` product forward and backward, the instance
+  loss's similarity matrix forward and backward;
   for the generator step, the generator forward and backward, the critic's forward and input
   gradient, the embedding of the synthetic and real features, the comparator and the
   similarity matrix over both), on preallocated tensors. The element-wise work per (image,
@@ -322,6 +325,7 @@ def floor_epoch(n: int, batch: int, device: torch.device) -> float:
             xa @ w_d1.T
             xa @ w_d1.T
             hb @ w_d1  # the interpolates' input gradient
+            xa @ w_d1.T  # the penalty's gradient towards the output weights
             hb.T @ xa  # weight gradients: real, fake, penalty
             hb.T @ xa
             hb.T @ xa

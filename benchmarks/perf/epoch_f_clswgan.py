@@ -10,10 +10,11 @@ classification loss 0.01 from a frozen seen-class softmax, Adam 1e-5 with β₁ 
   built, the epoch trained, its losses logged; the seen-class softmax is not pre-trained —
   ``pretrain_epochs=0`` — in either implementation, as it is not part of an epoch): whole
   data on the device, batches indexed from one permutation stream of a torch generator, the
-  5 critic steps' fake features from one batched generator pass, real and fake scored in one
-  critic pass, the penalty's input gradients in closed form (:meth:`Critic.input_gradient`:
-  no double backward through LeakyReLU's zero second derivative), fused Adam, losses
-  accumulated on the device;
+  5 critic steps' fake features from one batched generator pass, real, fake and interpolated
+  rows through the critic's hidden layer in one product, the penalty's input gradients in
+  closed form (no double backward through LeakyReLU's zero second derivative) and the first
+  layer's two weight-gradient terms in one product of inner size 3 × 64
+  (:meth:`Critic.scores_and_penalty`), fused Adam, losses accumulated on the device;
 * **reference**: the same networks and losses written the way the authors' code writes them
   (``clswgan.py`` of Xian et al.; the issue asks for a ``DataLoader``): a ``DataLoader`` over
   the numpy arrays (batch 64, shuffled, restarted when exhausted), each batch copied into
@@ -25,7 +26,8 @@ classification loss 0.01 from a frozen seen-class softmax, Adam 1e-5 with β₁ 
   layer on real + fake and on the interpolates, the interpolates' input gradient, the weight
   gradients of real + fake, and the penalty's two gradient products; for the generator step
   its forward pass, the critic's forward pass and input gradient, and the generator's
-  backward pass), on preallocated tensors.
+  backward pass), on preallocated tensors, as separate products: kgzsl joins some of them
+  (one hidden-layer product, one weight-gradient product), so it can come close to the floor.
 
 Rounds alternate the three so that a loaded machine slows all alike; the medians are
 compared. ``--quick`` runs 8 generator updates of each (2% of an epoch) and scales them to a

@@ -307,6 +307,9 @@ class SyntheticBenchmark(Component):
             train/val class splits); 0, or a benchmark without such lists (FLO), draws
             ``val_class_fraction`` of the seen classes.
         val_class_fraction: share of seen classes held out as ``val`` when drawn.
+        image_fraction: keep this share of the real split sizes (``trainval``, ``test_seen`` and
+            ``test_unseen`` each scaled, at least one image per class), for runs too costly at
+            the full size; 1 (the default) is the real geometry. Anything made with less must say so.
         seed: seed of the class sizes, the hidden generator and the splits: the data's identity,
             not the run's seed (``train.seed``), so runs of any seed compare on the same data.
     """
@@ -326,6 +329,7 @@ class SyntheticBenchmark(Component):
         size_spread: float = 0.5,
         val_split: Literal[0, 1, 2, 3] = 1,
         val_class_fraction: float = 0.2,
+        image_fraction: float = 1.0,
         seed: int = 0,
     ) -> None:
         self.benchmark = benchmark
@@ -336,6 +340,7 @@ class SyntheticBenchmark(Component):
         self.size_spread = size_spread
         self.val_split = val_split
         self.val_class_fraction = val_class_fraction
+        self.image_fraction = image_fraction
         self.seed = seed
 
     def _folder(self) -> Path:
@@ -380,6 +385,9 @@ class SyntheticBenchmark(Component):
             non_negative=["size_spread", "seed"],
             open_unit=["val_class_fraction"],
         )
+        fraction = params.get("image_fraction", 1.0)
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+            raise ConfigError(f"dataset.image_fraction: expected a number in (0, 1], got {fraction!r}")
 
     def load(self) -> ZSLDataset:
         self.check_config(self.get_params())
@@ -399,6 +407,11 @@ class SyntheticBenchmark(Component):
         else:
             names = [f"{self.benchmark}_{i + 1:03d}" for i in range(n_classes)]
         n_trainval, n_test_seen, n_test_unseen = (np.asarray(mat[k]).size for k in locs)
+        if self.image_fraction != 1.0:
+            n_seen_cls, n_unseen_cls = BENCHMARK_CLASSES[self.benchmark]
+            n_trainval = max(n_seen_cls, round(n_trainval * self.image_fraction))
+            n_test_seen = max(n_seen_cls, round(n_test_seen * self.image_fraction))
+            n_test_unseen = max(n_unseen_cls, round(n_test_unseen * self.image_fraction))
 
         # a NaN would make every feature of its class NaN: report it against the file, not the dataset
         check_finite_classes(att, f"{mat_path}: field 'att'", names)

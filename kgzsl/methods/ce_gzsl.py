@@ -12,7 +12,7 @@ from torch.autograd.function import once_differentiable
 from kgzsl.context import RunContext, derive_seed
 from kgzsl.errors import ConfigError
 from kgzsl.methods.base import ZSLTask
-from kgzsl.methods.f_clswgan import Critic, Generator, gradient_penalty
+from kgzsl.methods.f_clswgan import Critic, Generator
 from kgzsl.methods.generative import GenerativeMethod
 from kgzsl.registry import METHODS
 
@@ -498,10 +498,10 @@ class CEGZSL(GenerativeMethod):
                 _requires_grad(discriminative, True)
                 for k in range(steps):
                     xb, ab, yb = x[idx[k]], attributes[idx[k]], local[idx[k]]
-                    d_real = critic(xb, ab).mean()
-                    d_fake = critic(fakes[k], ab).mean()
                     alpha = torch.rand(batch, 1, device=device, generator=g)
-                    gp = gradient_penalty(critic, xb, fakes[k], ab, alpha)
+                    # real, fake and the penalty's interpolates in one pass (== critic + gradient_penalty)
+                    scores, gp = critic.scores_and_penalty(xb, fakes[k], ab, alpha)
+                    d_real, d_fake = scores[:batch].mean(), scores[batch:].mean()
                     h_real, z_real = self.embedding_(xb)
                     ins_real = instance_contrastive_loss(z_real, yb, self.ins_temp)
                     cls_real = class_contrastive_loss(comparator, h_real, seen_semantics, yb, self.cls_temp)

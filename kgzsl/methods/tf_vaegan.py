@@ -11,7 +11,7 @@ from torch import nn
 from kgzsl.context import RunContext, derive_seed
 from kgzsl.errors import ConfigError
 from kgzsl.methods.base import ZSLTask
-from kgzsl.methods.f_clswgan import Critic, gradient_penalty
+from kgzsl.methods.f_clswgan import Critic
 from kgzsl.methods.generative import GenerativeMethod
 from kgzsl.registry import METHODS
 
@@ -506,10 +506,10 @@ class TFVAEGAN(GenerativeMethod):
                                 fake = gen.output(h_all[k] + delta * fb(dec.hidden(x0_all[k])))
                         else:
                             fake = x0_all[k]
-                        d_both = critic(torch.cat([xb, fake]), torch.cat([ab, ab]))
-                        d_real, d_fake = d_both[:batch].mean(), d_both[batch:].mean()
                         alpha = torch.rand(batch, 1, device=device, generator=g)
-                        gp = gradient_penalty(critic, xb, fake, ab, alpha)
+                        # real, fake and the penalty's interpolates in one pass (== critic + gradient_penalty)
+                        d_both, gp = critic.scores_and_penalty(xb, fake, ab, alpha)
+                        d_real, d_fake = d_both[:batch].mean(), d_both[batch:].mean()
                         loss_d = gamma_d * (d_fake - d_real + lam * gp)
                         opt_d.zero_grad(set_to_none=True)
                         loss_d.backward()

@@ -57,6 +57,27 @@ def test_exact_real_geometry(xlsa17, benchmark):
     assert ds.source_files[0] == xlsa17 / benchmark / "att_splits.mat"
 
 
+def test_image_fraction_scales_every_split_and_keeps_every_class(xlsa17):
+    n_seen, n_unseen, n_tv, n_ts, n_tu, _ = GEOMETRY["AWA2"]
+    ds = SyntheticBenchmark("AWA2", root=str(xlsa17), n_features=16, image_fraction=0.1).load()
+    s = ds.splits
+    assert (len(s["trainval"]), len(s["test_seen"]), len(s["test_unseen"])) == (
+        round(0.1 * n_tv),
+        round(0.1 * n_ts),
+        round(0.1 * n_tu),
+    )
+    assert (np.bincount(ds.labels[s["test_seen"]], minlength=ds.num_classes)[ds.seen] >= 1).all()
+    assert (np.bincount(ds.labels[s["trainval"]], minlength=ds.num_classes)[ds.seen] >= 1).all()
+    assert (np.bincount(ds.labels[s["test_unseen"]], minlength=ds.num_classes)[ds.unseen] >= 1).all()
+    # a tiny fraction still leaves one image per class and split
+    tiny = SyntheticBenchmark("AWA2", root=str(xlsa17), n_features=4, image_fraction=1e-4).load()
+    assert (len(tiny.splits["trainval"]), len(tiny.splits["test_unseen"])) == (n_seen, n_unseen)
+    for bad in (0, 1.5, -0.1, "half", True):
+        with pytest.raises(ConfigError, match=r"image_fraction: expected") as error:
+            DATASETS.build("synthetic_benchmark", image_fraction=bad).load()
+        assert "\n" not in str(error.value)
+
+
 @pytest.mark.parametrize("benchmark", ["AWA2", "CUB"])
 def test_real_class_names_and_seen_unseen_lists(xlsa17, benchmark):
     ds = SyntheticBenchmark(benchmark, root=str(xlsa17), n_features=4).load()
