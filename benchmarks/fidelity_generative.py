@@ -30,6 +30,7 @@ they changed, in their title and in each method's cell:
 * ``--defaults``: kgzsl's defaults instead of the authors' AWA2 presets (which are tuned for
   the full schedule: lr 1e-5 needs its 11,000 updates);
 * ``--set METHOD.KEY=VALUE`` (repeatable): one method's setting, e.g. ``f_clswgan.hidden=1024``;
+  ``METHOD.epochs_scale=s`` scales that method's epoch counts as ``--epochs-scale`` does;
 * ``--image-fraction f``: that share of the stand-in's real split sizes (``dataset.image_fraction``).
 
 ``--quick``: a smoke run (256-d features, one seed, epochs × 0.05). Finished runs in ``--out``
@@ -192,8 +193,11 @@ def run_all(
 
     rows = []
     for name in methods:
-        mine = (overrides or {}).get(name, {})
-        cfg = config_for(name, scale, quick, fraction, preset, mine)
+        mine = dict((overrides or {}).get(name, {}))
+        own_scale = float(mine.pop("epochs_scale", scale))  # --set METHOD.epochs_scale=s: its own scale
+        cfg = config_for(name, own_scale, quick, fraction, preset, mine)
+        if own_scale != scale:
+            mine["epochs_scale"] = own_scale
         stem = (
             f"{name}-x{scale:g}"
             + ("" if fraction == 1.0 else f"-f{fraction:g}")

@@ -66,8 +66,8 @@ def align_classes(kg: KnowledgeGraph, class_ids: list[str], namespace: str | Non
         )
     kg = kg.lookup
     rows = kg.query(
-        "SELECT DISTINCT ?e ?l WHERE { { ?e a ?t } UNION { ?e rdfs:subClassOf ?t } UNION { ?e owl:sameAs ?t }"
-        " OPTIONAL { ?e rdfs:label ?l } FILTER(isIRI(?e)) }"
+        "SELECT DISTINCT ?e ?l WHERE { { ?e a ?t } UNION { ?e rdfs:subClassOf ?t } UNION { ?t rdfs:subClassOf ?e }"
+        " UNION { ?e owl:sameAs ?t } OPTIONAL { ?e rdfs:label ?l } FILTER(isIRI(?e)) }"
     )
     # three tiers of evidence, strongest first: the IRI itself; a name the dataset's class
     # list gives (CLASS_NAME); a label or the local name

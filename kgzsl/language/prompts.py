@@ -457,11 +457,11 @@ class TextTower:
         import torch
 
         from kgzsl.data.features import TINY_OPEN_CLIP, register_tiny_open_clip
-        from kgzsl.semantics.text import _clip_model
+        from kgzsl.semantics.text import clip_model
 
         if arch == TINY_OPEN_CLIP:
             register_tiny_open_clip()
-        model, self.name = _clip_model(arch, weights)
+        model, self.name = clip_model(arch, weights)
         if hasattr(model, "visual"):
             model.visual = torch.nn.Identity()  # only the text tower is used
         self.device = torch.device(device)

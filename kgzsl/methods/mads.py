@@ -122,9 +122,9 @@ def _word_table(
     # "clip": the text tower's token embedding table; a word is the mean of its BPE tokens'
     import open_clip
 
-    from kgzsl.semantics.text import _clip_model
+    from kgzsl.semantics.text import clip_model
 
-    model, name = _clip_model(str(text_arch), text_weights)
+    model, name = clip_model(str(text_arch), text_weights)
     tokenizer = open_clip.get_tokenizer(name)
     ids = tokenizer(words)  # [V, context]: SOT, BPE tokens, EOT, zeros
     emb = model.token_embedding.weight.detach().float()

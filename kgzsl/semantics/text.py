@@ -56,6 +56,7 @@ __all__ = [
     "SentenceEmbeddings",
     "CLIPText",
     "WordVectors",
+    "clip_model",
 ]
 
 log = logging.getLogger(__name__)
@@ -393,8 +394,14 @@ class SentenceEmbeddings(_TextEncoder):
 _ADDED_CONFIGS: set[Path] = set()
 
 
-def _clip_model(arch: str, weights: str | None) -> tuple[object, str]:
-    """``(open_clip model on the CPU, the name its tokenizer is looked up by)``."""
+def clip_model(arch: str, weights: str | None) -> tuple[object, str]:
+    """``(open_clip model on the CPU, the name its tokenizer is looked up by)``.
+
+    The one place kgzsl builds an open_clip model (the text encoder ``clip``, the CLIP
+    prompts of ``clip_zeroshot``, ``mads``'s word table): ``arch`` is an open_clip model name,
+    a model config ``.json`` of one's own, ``hf-hub:...`` or ``local-dir:...``; ``weights`` a
+    local checkpoint. Nothing is downloaded when ``HF_HUB_OFFLINE`` is set: one-line errors.
+    """
     import open_clip
     import torch
 
@@ -508,7 +515,7 @@ class CLIPText(_TextEncoder):
 
         if self.batch_size < 1:
             raise ConfigError(f"batch_size: must be at least 1, got {self.batch_size}")
-        model, name = _clip_model(self.arch, self.weights)
+        model, name = clip_model(self.arch, self.weights)
         if hasattr(model, "visual"):
             model.visual = torch.nn.Identity()  # only the text tower is used: free its memory
         model = model.to(device).eval()

@@ -73,6 +73,23 @@ def test_alignment_by_local_name_label_and_iri(toy_kg_file: Path):
         align_classes(kg, ["cat", "tigre"])
 
 
+def test_alignment_finds_a_hierarchy_root_that_is_only_an_object_of_subclassof(tmp_path: Path):
+    """A root class with a label but no type and no parent of its own is still a candidate."""
+    ttl = tmp_path / "roots.ttl"
+    ttl.write_text(
+        "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+        "@prefix : <http://r.org/#> .\n"
+        ':dog rdfs:subClassOf :canine . :canine rdfs:subClassOf :animal . :animal rdfs:label "Animal" .\n',
+        encoding="utf-8",
+    )
+    kg = KnowledgeGraph.from_files(ttl)
+    assert align_classes(kg, ["animal", "canine", "dog"]) == [
+        "http://r.org/#animal",
+        "http://r.org/#canine",
+        "http://r.org/#dog",
+    ]
+
+
 def test_embedded_ontology_source():
     source = KnowledgeFiles()
     kg = source.build()

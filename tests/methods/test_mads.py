@@ -191,7 +191,7 @@ def test_a_run_from_yaml_through_the_cli(tmp_path, capsys):
 def test_clip_words_are_the_mean_of_their_bpe_token_embeddings(tmp_path):
     import open_clip
 
-    from kgzsl.semantics.text import _clip_model
+    from kgzsl.semantics.text import clip_model
     from kgzsl.testing import write_tiny_clip
 
     clip = write_tiny_clip(tmp_path)
@@ -199,7 +199,7 @@ def test_clip_words_are_the_mean_of_their_bpe_token_embeddings(tmp_path):
         [{"colour": ["striped zebra"]}], words="clip", text_arch=clip["arch"], text_weights=clip["weights"]
     )
     assert toks.words == [["striped", "zebra"]] and toks.vectors.shape == (1, 2, 16)
-    model, name = _clip_model(clip["arch"], clip["weights"])
+    model, name = clip_model(clip["arch"], clip["weights"])
     ids = open_clip.get_tokenizer(name)(["zebra"])[0]
     bpe = ids[1 : int((ids != 0).sum()) - 1]  # between the start and end tokens
     expected = model.token_embedding.weight[bpe].mean(0)
