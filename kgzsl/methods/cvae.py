@@ -171,7 +171,4 @@ class CVAE(GenerativeMethod):
             semantics: ``[K, d]``.
             returns: ``[K · n, D]`` features in the min-max scaled space, class by class.
         """
-        device = self.scale_.device
-        a = semantics.to(device, torch.float32).repeat_interleave(n_per_class, dim=0)
-        z = torch.randn(a.shape[0], self.latent_dim, device=device, generator=generator)
-        return self.decoder_(z, a)
+        return self._decode_noise(self.decoder_, self.latent_dim, semantics, n_per_class, generator)

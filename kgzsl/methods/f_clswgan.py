@@ -449,7 +449,4 @@ class FCLSWGAN(GenerativeMethod):
             semantics: ``[K, d]``.
             returns: ``[K · n, D]`` features in the min-max scaled space, class by class.
         """
-        device = self.scale_.device
-        a = semantics.to(device, torch.float32).repeat_interleave(int(n_per_class), dim=0)
-        z = torch.randn(a.shape[0], self.noise_dim_, device=device, generator=generator)
-        return self.generator_(z, a)
+        return self._decode_noise(self.generator_, self.noise_dim_, semantics, n_per_class, generator)

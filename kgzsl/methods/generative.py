@@ -430,6 +430,24 @@ class GenerativeMethod(ZSLMethod):
         """
         raise NotImplementedError
 
+    def _decode_noise(
+        self,
+        network: Any,
+        noise_dim: int,
+        semantics: torch.Tensor,
+        n_per_class: int,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """``network(z, a)`` with ``z ~ N(0, I)`` of ``noise_dim``, ``n_per_class`` times per row of ``semantics``.
+
+        :meth:`generate` of a conditional generator or decoder (CVAE, f-CLSWGAN, CE-GZSL), on the
+        device of the fitted scaler, rows class by class.
+        """
+        device = self.scale_.device
+        a = semantics.to(device, torch.float32).repeat_interleave(int(n_per_class), dim=0)
+        z = torch.randn(a.shape[0], int(noise_dim), device=device, generator=generator)
+        return network(z, a)
+
     # ---------------------------------------------------------------- presets
     #: the authors' per-dataset settings (``preset: awa2`` ...): preset → {setting: value}
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
