@@ -28,9 +28,6 @@ rows to ``results.csv`` (ratio = reference / kgzsl; ratio = kgzsl / floor)::
 
 from __future__ import annotations
 
-import argparse
-import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -40,9 +37,16 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_file import machine, record, today  # noqa: E402
-from results_file import peak_growth as _peak_growth  # noqa: E402
-from results_file import peak_start as _peak_start  # noqa: E402
+from results_file import (  # noqa: E402
+    alternate_rounds,
+    argument_parser,
+    comparison_rows,
+    description,
+    parse,
+    print_comparison,
+    record,
+)
+from results_file import make_data as _make_data  # noqa: E402
 from results_file import sync as _sync  # noqa: E402
 
 N, D, SEEN, ATT = 23_527, 2048, 40, 85
@@ -53,11 +57,7 @@ BETA, CROSS, DISTANCE = 0.25, 2.37, 8.13
 
 
 def make_data(n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(n, D, generator=g)
-    labels = torch.randint(0, SEEN, (n,), generator=g)
-    attributes = torch.rand(SEEN + 10, ATT, generator=g)
-    return x.to(device), labels.to(device), attributes.to(device)
+    return _make_data(n, SEEN, ATT, D, device)
 
 
 # ------------------------------------------------------------------ kgzsl
@@ -230,75 +230,41 @@ def floor_epoch(n: int, device: torch.device) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="a tenth of an epoch (48 steps), scaled to an epoch")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--no-record", action="store_true")
-    p.add_argument("--note", default="")
-    args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    args, device = parse(argument_parser(__doc__, "a tenth of an epoch (48 steps), scaled to an epoch"))
     n = -(-N // 10) if args.quick else N
     scale = (-(-N // BATCH)) / (-(-n // BATCH))
     x, labels, attributes = make_data(n, device)
     kgzsl_epoch(x[: 4 * BATCH], labels[: 4 * BATCH], attributes)  # warm-up: imports, kernels
     reference_epoch(x[: 4 * BATCH], labels[: 4 * BATCH], attributes)
-    times: dict[str, list[float]] = {"kgzsl": [], "reference": [], "floor": []}
-    peaks: dict[str, int] = {}
-    for _ in range(args.rounds):
-        for name, run in (
-            ("kgzsl", lambda: kgzsl_epoch(x, labels, attributes)),
-            ("reference", lambda: reference_epoch(x, labels, attributes)),
-            ("floor", lambda: floor_epoch(n, device)),
-        ):
-            base = _peak_start(device)
-            times[name].append(run() * scale)
-            peaks[name] = max(peaks.get(name, 0), _peak_growth(device, base))
-    med = {k: statistics.median(v) for k, v in times.items()}
-    mb = {k: v / 2**20 for k, v in peaks.items()}
-    load = os.getloadavg()[0]
+    runs = {
+        "kgzsl": lambda: kgzsl_epoch(x, labels, attributes),
+        "reference": lambda: reference_epoch(x, labels, attributes),
+        "floor": lambda: floor_epoch(n, device),
+    }
+    timings = alternate_rounds(runs, args.rounds, scale, device)
     what = "quick: 48 steps scaled to 471" if args.quick else "full epoch, 471 steps"
-    for name in ("kgzsl", "reference", "floor"):
-        rounds = ", ".join(f"{t:.2f}" for t in times[name])
-        print(f"{name:>9}: {med[name]:8.2f} s/epoch  (rounds {rounds})  peak +{mb[name]:.0f} MB")
-    speedup, over_floor = med["reference"] / med["kgzsl"], med["kgzsl"] / med["floor"]
-    print(f"reference / kgzsl = {speedup:.2f}x; kgzsl / floor = {over_floor:.2f}x")
+    speedup, over_floor = print_comparison(timings)
     if args.no_record:
         return
-    common = (
-        f"{what}; device {device.type}, threads {args.threads}, rounds {args.rounds} (median); "
-        f"peak memory growth kgzsl {mb['kgzsl']:.0f} MB, reference {mb['reference']:.0f} MB; load avg {load:.1f}"
-        + (f"; {args.note}" if args.note else "")
-    )
-    steps = -(-N // BATCH)
-    record(
-        [
-            [
-                today(),
-                machine(),
-                "cada_vae.epoch",
-                N,
-                steps,
-                f"{med['kgzsl']:.3f}",
-                f"{med['reference']:.3f}",
-                f"{med['reference'] / med['kgzsl']:.2f}",
-                f"baseline = the authors' way (vaemodel.py); ratio reference/kgzsl; {common}",
-            ],
-            [
-                today(),
-                machine(),
-                "cada_vae.epoch_floor",
-                N,
-                steps,
-                f"{med['kgzsl']:.3f}",
-                f"{med['floor']:.3f}",
-                f"{med['kgzsl'] / med['floor']:.2f}",
-                f"baseline = the matrix multiplications alone; ratio kgzsl/floor; {common}",
-            ],
-        ]
-    )
+    common = description(what, device, args, timings)
+    med = timings.medians
+    rows = [
+        (
+            "cada_vae.epoch",
+            med["kgzsl"],
+            med["reference"],
+            speedup,
+            "baseline = the authors' way (vaemodel.py); ratio reference/kgzsl",
+        ),
+        (
+            "cada_vae.epoch_floor",
+            med["kgzsl"],
+            med["floor"],
+            over_floor,
+            "baseline = the matrix multiplications alone; ratio kgzsl/floor",
+        ),
+    ]
+    record(comparison_rows(N, -(-N // BATCH), rows, common))
 
 
 if __name__ == "__main__":

@@ -48,10 +48,7 @@ the loss alone, loop / kgzsl; kgzsl / floor); goal: reference / kgzsl ≥ 10::
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -61,9 +58,16 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_file import machine, record, today  # noqa: E402
-from results_file import peak_growth as _peak_growth  # noqa: E402
-from results_file import peak_start as _peak_start  # noqa: E402
+from results_file import (  # noqa: E402
+    alternate_rounds,
+    argument_parser,
+    comparison_rows,
+    description,
+    parse,
+    print_comparison,
+    record,
+)
+from results_file import make_data as _make_data  # noqa: E402
 from results_file import sync as _sync  # noqa: E402
 
 N, D, SEEN, ATT = 23_527, 2048, 40, 85
@@ -72,12 +76,7 @@ LR, BETA1, GP_WEIGHT, TEMP, WEIGHT = 1e-4, 0.5, 10.0, 0.1, 0.001
 
 
 def make_data(n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(n, D, generator=g)
-    labels = torch.arange(n) % SEEN  # every seen class in every batch, as on AWA2
-    labels = labels[torch.randperm(n, generator=g)]
-    attributes = torch.rand(SEEN + 10, ATT, generator=g)
-    return x.to(device), labels.to(device), attributes.to(device)
+    return _make_data(n, SEEN, ATT, D, device, balanced=True)  # every seen class in every batch, as on AWA2
 
 
 # ------------------------------------------------------------------ kgzsl
@@ -365,18 +364,10 @@ def floor_epoch(n: int, batch: int, device: torch.device) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="1 generator update at batch 256, scaled to an epoch")
-    p.add_argument("--device", default="cpu")
+    p = argument_parser(__doc__, "1 generator update at batch 256, scaled to an epoch", rounds=1)
     p.add_argument("--batch", type=int, default=None, help="batch size (2048; --quick: 256)")
     p.add_argument("--updates", type=int, default=None, help="generator updates timed (2; --quick: 1)")
-    p.add_argument("--rounds", type=int, default=1)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--no-record", action="store_true")
-    p.add_argument("--note", default="")
-    args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    args, device = parse(p)
     batch = args.batch or (256 if args.quick else 2048)
     updates = args.updates or (1 if args.quick else 2)
     steps_full = -(-N // batch)
@@ -388,29 +379,16 @@ def main() -> None:
     kgzsl_epoch(x[:warm], labels[:warm], attributes, warm)
     reference_epoch(x_np[:warm], labels_np[:warm], attributes, warm)
     floor_epoch(warm, warm, device)
-    times: dict[str, list[float]] = {"kgzsl": [], "reference": [], "floor": []}
-    peaks: dict[str, int] = {}
-    for _ in range(args.rounds):
-        for name, run in (
-            ("kgzsl", lambda: kgzsl_epoch(x, labels, attributes, batch)),
-            ("reference", lambda: reference_epoch(x_np, labels_np, attributes, batch)),
-            ("floor", lambda: floor_epoch(n, batch, device)),
-        ):
-            base = _peak_start(device)
-            times[name].append(run() * scale)
-            peaks[name] = max(peaks.get(name, 0), _peak_growth(device, base))
-            print(f"  {name}: {times[name][-1]:.1f} s/epoch", flush=True)
-    med = {k: statistics.median(v) for k, v in times.items()}
-    mb = {k: v / 2**20 for k, v in peaks.items()}
-    load = os.getloadavg()[0]
+    runs = {
+        "kgzsl": lambda: kgzsl_epoch(x, labels, attributes, batch),
+        "reference": lambda: reference_epoch(x_np, labels_np, attributes, batch),
+        "floor": lambda: floor_epoch(n, batch, device),
+    }
+    timings = alternate_rounds(runs, args.rounds, scale, device, progress=True)
     timed = -(-n // batch)
     what = f"batch {batch}, {timed} of {steps_full} generator updates timed, scaled to an epoch"
     what = f"quick: {what}" if args.quick else what
-    for name in ("kgzsl", "reference", "floor"):
-        rounds = ", ".join(f"{t:.2f}" for t in times[name])
-        print(f"{name:>9}: {med[name]:9.2f} s/epoch  (rounds {rounds})  peak +{mb[name]:.0f} MB")
-    speedup, over_floor = med["reference"] / med["kgzsl"], med["kgzsl"] / med["floor"]
-    print(f"reference / kgzsl = {speedup:.2f}x (goal ≥ 10); kgzsl / floor = {over_floor:.2f}x")
+    speedup, over_floor = print_comparison(timings, width=9, goal=" (goal ≥ 10)")
     # the class-level loss alone, 6 times per generator update (5 critic steps, 1 generator step)
     class_loss_times(warm, device)
     loss_ours, loss_ref = (t * 6 * steps_full for t in class_loss_times(batch, device))
@@ -421,11 +399,8 @@ def main() -> None:
     )
     if args.no_record:
         return
-    common = (
-        f"{what}; device {device.type}, threads {args.threads}, rounds {args.rounds} (median); "
-        f"peak memory growth kgzsl {mb['kgzsl']:.0f} MB, reference {mb['reference']:.0f} MB, "
-        f"floor {mb['floor']:.0f} MB; load avg {load:.1f}" + (f"; {args.note}" if args.note else "")
-    )
+    common = description(what, device, args, timings, floor_memory=True)
+    med = timings.medians
     rows = [
         (
             "ce_gzsl.epoch",
@@ -450,22 +425,7 @@ def main() -> None:
             "baseline = kgzsl's matrix multiplications alone; ratio kgzsl/floor",
         ),
     ]
-    record(
-        [
-            [
-                today(),
-                machine(),
-                name,
-                N,
-                steps_full,
-                f"{ours_s:.3f}",
-                f"{base_s:.3f}",
-                f"{ratio:.2f}",
-                f"{text}; {common}",
-            ]
-            for name, ours_s, base_s, ratio, text in rows
-        ]
-    )
+    record(comparison_rows(N, steps_full, rows, common))
 
 
 if __name__ == "__main__":

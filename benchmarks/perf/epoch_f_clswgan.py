@@ -43,9 +43,6 @@ kgzsl / floor ≤ 1.25::
 
 from __future__ import annotations
 
-import argparse
-import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -55,9 +52,16 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_file import machine, record, today  # noqa: E402
-from results_file import peak_growth as _peak_growth  # noqa: E402
-from results_file import peak_start as _peak_start  # noqa: E402
+from results_file import (  # noqa: E402
+    alternate_rounds,
+    argument_parser,
+    comparison_rows,
+    description,
+    parse,
+    print_comparison,
+    record,
+)
+from results_file import make_data as _make_data  # noqa: E402
 from results_file import sync as _sync  # noqa: E402
 
 N, D, SEEN, ATT = 23_527, 2048, 40, 85
@@ -66,11 +70,7 @@ LR, BETA1, GP_WEIGHT, CLS_WEIGHT = 1e-5, 0.5, 10.0, 0.01
 
 
 def make_data(n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(n, D, generator=g)
-    labels = torch.randint(0, SEEN, (n,), generator=g)
-    attributes = torch.rand(SEEN + 10, ATT, generator=g)
-    return x.to(device), labels.to(device), attributes.to(device)
+    return _make_data(n, SEEN, ATT, D, device)
 
 
 # ------------------------------------------------------------------ kgzsl
@@ -255,16 +255,7 @@ def floor_epoch(n: int, device: torch.device) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="8 generator updates, scaled to an epoch")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--no-record", action="store_true")
-    p.add_argument("--note", default="")
-    args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    args, device = parse(argument_parser(__doc__, "8 generator updates, scaled to an epoch"))
     steps_full = -(-N // BATCH)
     n = 8 * BATCH if args.quick else N
     scale = steps_full / (-(-n // BATCH))
@@ -274,59 +265,35 @@ def main() -> None:
     kgzsl_epoch(x[:small], labels[:small], attributes)
     reference_epoch(x_np[:small], labels_np[:small], attributes)
     floor_epoch(small, device)
-    times: dict[str, list[float]] = {"kgzsl": [], "reference": [], "floor": []}
-    peaks: dict[str, int] = {}
-    for _ in range(args.rounds):
-        for name, run in (
-            ("kgzsl", lambda: kgzsl_epoch(x, labels, attributes)),
-            ("reference", lambda: reference_epoch(x_np, labels_np, attributes)),
-            ("floor", lambda: floor_epoch(n, device)),
-        ):
-            base = _peak_start(device)
-            times[name].append(run() * scale)
-            peaks[name] = max(peaks.get(name, 0), _peak_growth(device, base))
-    med = {k: statistics.median(v) for k, v in times.items()}
-    mb = {k: v / 2**20 for k, v in peaks.items()}
-    load = os.getloadavg()[0]
+    runs = {
+        "kgzsl": lambda: kgzsl_epoch(x, labels, attributes),
+        "reference": lambda: reference_epoch(x_np, labels_np, attributes),
+        "floor": lambda: floor_epoch(n, device),
+    }
+    timings = alternate_rounds(runs, args.rounds, scale, device)
     what = f"quick: 8 generator updates scaled to {steps_full}" if args.quick else f"full epoch, {steps_full} updates"
-    for name in ("kgzsl", "reference", "floor"):
-        rounds = ", ".join(f"{t:.2f}" for t in times[name])
-        print(f"{name:>9}: {med[name]:8.2f} s/epoch  (rounds {rounds})  peak +{mb[name]:.0f} MB")
-    speedup, over_floor = med["reference"] / med["kgzsl"], med["kgzsl"] / med["floor"]
-    print(f"reference / kgzsl = {speedup:.2f}x (goal ≥ 1.2); kgzsl / floor = {over_floor:.2f}x (goal ≤ 1.25)")
+    speedup, over_floor = print_comparison(timings, goal=" (goal ≥ 1.2)", floor_goal=" (goal ≤ 1.25)")
     if args.no_record:
         return
-    common = (
-        f"{what}; device {device.type}, threads {args.threads}, rounds {args.rounds} (median); "
-        f"peak memory growth kgzsl {mb['kgzsl']:.0f} MB, reference {mb['reference']:.0f} MB, "
-        f"floor {mb['floor']:.0f} MB; load avg {load:.1f}" + (f"; {args.note}" if args.note else "")
-    )
-    record(
-        [
-            [
-                today(),
-                machine(),
-                "f_clswgan.epoch",
-                N,
-                steps_full,
-                f"{med['kgzsl']:.3f}",
-                f"{med['reference']:.3f}",
-                f"{speedup:.2f}",
-                f"baseline = the authors' way (clswgan.py, DataLoader); ratio reference/kgzsl; {common}",
-            ],
-            [
-                today(),
-                machine(),
-                "f_clswgan.epoch_floor",
-                N,
-                steps_full,
-                f"{med['kgzsl']:.3f}",
-                f"{med['floor']:.3f}",
-                f"{over_floor:.2f}",
-                f"baseline = the matrix multiplications alone; ratio kgzsl/floor; {common}",
-            ],
-        ]
-    )
+    common = description(what, device, args, timings, floor_memory=True)
+    med = timings.medians
+    rows = [
+        (
+            "f_clswgan.epoch",
+            med["kgzsl"],
+            med["reference"],
+            speedup,
+            "baseline = the authors' way (clswgan.py, DataLoader); ratio reference/kgzsl",
+        ),
+        (
+            "f_clswgan.epoch_floor",
+            med["kgzsl"],
+            med["floor"],
+            over_floor,
+            "baseline = the matrix multiplications alone; ratio kgzsl/floor",
+        ),
+    ]
+    record(comparison_rows(N, steps_full, rows, common))
 
 
 if __name__ == "__main__":

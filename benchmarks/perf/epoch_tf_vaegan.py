@@ -37,9 +37,6 @@ Appends two rows to ``results.csv`` (ratio = reference / kgzsl; ratio = kgzsl / 
 
 from __future__ import annotations
 
-import argparse
-import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -48,9 +45,16 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_file import machine, record, today  # noqa: E402
-from results_file import peak_growth as _peak_growth  # noqa: E402
-from results_file import peak_start as _peak_start  # noqa: E402
+from results_file import (  # noqa: E402
+    alternate_rounds,
+    argument_parser,
+    comparison_rows,
+    description,
+    parse,
+    print_comparison,
+    record,
+)
+from results_file import make_data as _make_data  # noqa: E402
 from results_file import sync as _sync  # noqa: E402
 
 N, D, SEEN, ATT = 23_527, 2048, 40, 85
@@ -61,11 +65,7 @@ LR, FEED_LR, DEC_LR, GAMMA, RECONS, DELTA = 1e-5, 1e-4, 1e-4, 10.0, 0.1, 0.01
 
 
 def make_data(n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(n, D, generator=g)
-    labels = torch.randint(0, SEEN, (n,), generator=g)
-    attributes = torch.rand(SEEN + 10, ATT, generator=g)
-    return x.to(device), labels.to(device), attributes.to(device)
+    return _make_data(n, SEEN, ATT, D, device)
 
 
 # ------------------------------------------------------------------ kgzsl
@@ -286,17 +286,9 @@ def floor_epoch(g_steps: int, device: torch.device) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="6 generator steps per pass, scaled to an epoch")
+    p = argument_parser(__doc__, "6 generator steps per pass, scaled to an epoch")
     p.add_argument("--steps", type=int, default=0, help="this many generator steps per pass, scaled to an epoch")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--no-record", action="store_true")
-    p.add_argument("--note", default="")
-    args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    args, device = parse(p)
     full_steps = -(-N // BATCH)
     n = min(N, (args.steps or 6) * BATCH) if args.quick or args.steps else N
     steps = -(-n // BATCH)
@@ -304,63 +296,39 @@ def main() -> None:
     x, labels, attributes = make_data(n, device)
     kgzsl_epoch(x[:BATCH], labels[:BATCH], attributes)  # warm-up: imports, kernels
     reference_epoch(x[:BATCH], labels[:BATCH], attributes)
-    times: dict[str, list[float]] = {"kgzsl": [], "reference": [], "floor": []}
-    peaks: dict[str, int] = {}
-    for _ in range(args.rounds):
-        for name, run in (
-            ("kgzsl", lambda: kgzsl_epoch(x, labels, attributes)),
-            ("reference", lambda: reference_epoch(x, labels, attributes)),
-            ("floor", lambda: floor_epoch(steps, device)),
-        ):
-            base = _peak_start(device)
-            times[name].append(run() * scale)
-            peaks[name] = max(peaks.get(name, 0), _peak_growth(device, base))
-    med = {k: statistics.median(v) for k, v in times.items()}
-    mb = {k: v / 2**20 for k, v in peaks.items()}
-    load = os.getloadavg()[0]
+    runs = {
+        "kgzsl": lambda: kgzsl_epoch(x, labels, attributes),
+        "reference": lambda: reference_epoch(x, labels, attributes),
+        "floor": lambda: floor_epoch(steps, device),
+    }
+    timings = alternate_rounds(runs, args.rounds, scale, device)
     what = (
         f"{steps} generator steps per pass scaled to {full_steps}"
         if steps < full_steps
         else f"full epoch, 2 x {full_steps} generator steps"
     )
-    for name in ("kgzsl", "reference", "floor"):
-        rounds = ", ".join(f"{t:.1f}" for t in times[name])
-        print(f"{name:>9}: {med[name]:9.1f} s/epoch  (rounds {rounds})  peak +{mb[name]:.0f} MB")
-    speedup, over_floor = med["reference"] / med["kgzsl"], med["kgzsl"] / med["floor"]
-    print(f"reference / kgzsl = {speedup:.2f}x; kgzsl / floor = {over_floor:.2f}x")
+    speedup, over_floor = print_comparison(timings, width=9, digits=1)
     if args.no_record:
         return
-    common = (
-        f"{what}; device {device.type}, threads {args.threads}, rounds {args.rounds} (median); "
-        f"peak memory growth kgzsl {mb['kgzsl']:.0f} MB, reference {mb['reference']:.0f} MB; load avg {load:.1f}"
-        + (f"; {args.note}" if args.note else "")
-    )
-    record(
-        [
-            [
-                today(),
-                machine(),
-                "tf_vaegan.epoch",
-                N,
-                2 * full_steps,
-                f"{med['kgzsl']:.3f}",
-                f"{med['reference']:.3f}",
-                f"{speedup:.2f}",
-                f"baseline = the authors' way (train_images.py); ratio reference/kgzsl; {common}",
-            ],
-            [
-                today(),
-                machine(),
-                "tf_vaegan.epoch_floor",
-                N,
-                2 * full_steps,
-                f"{med['kgzsl']:.3f}",
-                f"{med['floor']:.3f}",
-                f"{over_floor:.2f}",
-                f"baseline = the matrix multiplications alone; ratio kgzsl/floor; {common}",
-            ],
-        ]
-    )
+    common = description(what, device, args, timings)
+    med = timings.medians
+    rows = [
+        (
+            "tf_vaegan.epoch",
+            med["kgzsl"],
+            med["reference"],
+            speedup,
+            "baseline = the authors' way (train_images.py); ratio reference/kgzsl",
+        ),
+        (
+            "tf_vaegan.epoch_floor",
+            med["kgzsl"],
+            med["floor"],
+            over_floor,
+            "baseline = the matrix multiplications alone; ratio kgzsl/floor",
+        ),
+    ]
+    record(comparison_rows(N, 2 * full_steps, rows, common))
 
 
 if __name__ == "__main__":
