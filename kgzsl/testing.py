@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,6 +45,15 @@ __all__ = [
     "interrupt_after",
     "Interrupted",
     "torch_equal",
+    "cpu_context",
+    "zsl_top1",
+    "evaluate_test_splits",
+    "stand_in_benchmark",
+    "check_generative_beats_chance",
+    "check_generative_stand_in",
+    "check_same_seed_same_numbers",
+    "check_save_load",
+    "check_training_log",
     "mirror_test_module",
     "untested_components",
 ]
@@ -452,10 +461,14 @@ def _roundtrip(component: Any, folder: Path) -> Any:
     return loaded
 
 
-def _context(seed: int = 0) -> Any:
+def cpu_context(seed: int = 0, **kw: Any) -> Any:
+    """A :class:`~kgzsl.context.RunContext` of ``seed`` on the CPU, without progress bars.
+
+    ``kw``: its other fields (e.g. ``checkpoints``).
+    """
     from kgzsl.context import RunContext
 
-    return RunContext(seed=seed, device="cpu", progress=False)
+    return RunContext(seed=seed, device="cpu", progress=False, **kw)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -494,7 +507,6 @@ def check_resume(build: Any, task: Any, folder: str | Path, epochs: int = 1, see
     Returns:
         ``{"resumed_at": epoch, "stage": name}`` of the resumed loop.
     """
-    from kgzsl.context import RunContext
     from kgzsl.methods.generative import TrainingLoop
     from kgzsl.registry import CLASSIFIERS
 
@@ -503,8 +515,7 @@ def check_resume(build: Any, task: Any, folder: str | Path, epochs: int = 1, see
     def fit(where: Path) -> Any:
         method = build()
         classifier = CLASSIFIERS.build("softmax") if method.uses_classifier else None
-        ctx = RunContext(seed=seed, device="cpu", progress=False, checkpoints=where)
-        return method.fit(task, classifier=classifier, context=ctx)
+        return method.fit(task, classifier=classifier, context=cpu_context(seed, checkpoints=where))
 
     whole = fit(folder / "whole")
     interrupted = False
@@ -562,7 +573,7 @@ def check_method(build: Any, folder: str | Path, margin: float | None = None, se
         method = build()
         task, test, labels = contract_task(method)
         classifier = CLASSIFIERS.build("softmax") if method.uses_classifier else None
-        fitted = method.fit(task, classifier=classifier, context=_context(seed))
+        fitted = method.fit(task, classifier=classifier, context=cpu_context(seed))
         _require(
             fitted is method, f"fit returned {type(fitted).__name__ if fitted is not None else None}, not the method"
         )
@@ -607,7 +618,7 @@ def check_classifier(build: Any, folder: str | Path, margin: float | None = None
     def fit_and_score() -> tuple[Any, Any, Any]:
         clf = build()
         task, test, labels = contract_task()
-        fitted = clf.fit(task.features, task.labels, task.seen, task.num_classes, context=_context(seed))
+        fitted = clf.fit(task.features, task.labels, task.seen, task.num_classes, context=cpu_context(seed))
         _require(fitted is clf, "fit did not return the classifier")
         return clf, task, (test, labels, clf.decision_function(test).cpu())
 
@@ -638,8 +649,8 @@ def check_encoder(build: Any, kg: Any, dataset: ZSLDataset, folder: str | Path, 
         the embeddings.
     """
     encoder = build()
-    a = encoder.encode(kg, dataset, context=_context(seed))
-    b = build().encode(kg, dataset, context=_context(seed))
+    a = encoder.encode(kg, dataset, context=cpu_context(seed))
+    b = build().encode(kg, dataset, context=cpu_context(seed))
     name = encoder.registry_name
     _require(a.ids == list(dataset.class_ids), f"{name}: embeddings not in the dataset's class order")
     _require(a.matrix.shape[0] == dataset.num_classes and a.dim > 0, f"{name}: embeddings {a.matrix.shape}")
@@ -655,6 +666,260 @@ def check_roundtrip(component: Any, folder: str | Path) -> Any:
     loaded = _roundtrip(component, Path(folder))
     assert_same_state(component.state_dict(), loaded.state_dict(), f"{component.registry_name} state")
     return loaded
+
+
+# --------------------------------------------------------------------------- generative methods
+#
+# The checks the generative methods' own test modules share (f-CLSWGAN, OntoZSL's GAN, CE-GZSL,
+# tf-VAEGAN, CADA-VAE, CVAE): accuracy floors on the toy task and on a 2048-d stand-in of a
+# benchmark, determinism, save -> load. Each takes a ``build`` callable (a fresh, unfitted
+# method) and the floors the method must clear, and raises an ``AssertionError`` naming what broke.
+
+
+def _softmax(lr: float) -> Any:
+    from kgzsl.classifier import SoftmaxClassifier
+
+    return SoftmaxClassifier(lr=lr)
+
+
+def _fit_cpu(build: Callable[[], Any], task: Any, classifier: Callable[[], Any] | None, lr: float, seed: int) -> Any:
+    """``build()`` fitted on ``task`` in :func:`cpu_context` (``seed``), with ``classifier()`` if it
+    uses one (default: a softmax classifier at learning rate ``lr``); ``fit`` must return the method."""
+    method = build()
+    clf = None
+    if method.uses_classifier:
+        clf = classifier() if classifier is not None else _softmax(lr)
+    fitted = method.fit(task, classifier=clf, context=cpu_context(seed))
+    _require(fitted is method, f"fit returned {type(fitted).__name__ if fitted is not None else None}, not the method")
+    return method
+
+
+def _require_floors(metrics: Mapping[str, float], floors: Mapping[str, float], where: str) -> None:
+    for key, floor in floors.items():
+        _require(key in metrics, f"{where}: no metric {key!r} (has {sorted(metrics)})")
+        _require(metrics[key] > floor, f"{where}: {key} {metrics[key]:.3f} <= {floor:.3f}")
+
+
+def zsl_top1(method: Any, task: Any, test: Any, labels: Any) -> float:
+    """ZSL top-1 (per-class mean) of a fitted ``method`` on the images of ``test`` [M, D] whose
+    ``labels`` [M] are ``task``'s unseen classes (the others are left out)."""
+    from kgzsl.evaluation import zsl_accuracy
+
+    unseen, labels = task.unseen.cpu().numpy(), np.asarray(labels)
+    keep = np.isin(labels, unseen)
+    return float(zsl_accuracy(method.decision_function(test[keep]).cpu().numpy(), labels[keep], unseen))
+
+
+def evaluate_test_splits(method: Any, dataset: ZSLDataset, task: Any) -> dict[str, float]:
+    """The :class:`~kgzsl.evaluation.Evaluator`'s ZSL and GZSL metrics of a fitted ``method`` on
+    ``dataset``'s ``test_unseen`` images and its ``test_seen`` images of ``task``'s seen classes
+    (a class outside the task's candidates, such as :data:`EXTRA_CLASS`, is left out)."""
+    import torch
+
+    from kgzsl.evaluation import Evaluator
+
+    seen, unseen = task.seen.cpu().numpy(), task.unseen.cpu().numpy()
+    ts, tu = dataset.splits["test_seen"], dataset.splits["test_unseen"]
+    ts = ts[np.isin(dataset.labels[ts], seen)]
+    evaluator = Evaluator(dataset.num_classes, seen, unseen)
+
+    def scores(idx: np.ndarray) -> Any:
+        return method.decision_function(torch.as_tensor(dataset.features[idx]))
+
+    return evaluator.evaluate(scores(ts), dataset.labels[ts], scores(tu), dataset.labels[tu])
+
+
+def check_generative_beats_chance(
+    build: Callable[[], Any],
+    floors: Mapping[str, float],
+    classifier: Callable[[], Any] | None = None,
+    seed: int = 0,
+) -> dict[str, float]:
+    """ZSL / GZSL metrics above ``floors`` on the contract's toy task (CPU).
+
+    Fits ``build()`` on :func:`contract_task` (the toy KG's attributes, :data:`EXTRA_CLASS`
+    outside the candidates) and evaluates it with :func:`evaluate_test_splits` on the toy
+    dataset's test splits. Chance: ZSL top-1 :data:`CHANCE`; GZSL 1/10 on each side (10 candidates).
+
+    Args:
+        build: a callable returning a fresh, unfitted method.
+        floors: ``{metric: floor}``, e.g. ``{"gzsl/h": 0.25}``; each metric must exceed its floor.
+        classifier: a callable returning the classifier for a method that uses one (default: a
+            softmax classifier at learning rate 1e-2, :data:`CONTRACT_PARAMS`' for the toy task).
+        seed: the run context's seed.
+
+    Returns:
+        the Evaluator's metrics.
+    """
+    dataset = toy_dataset(attributes="kg")
+    task, _, _ = contract_task()
+    method = _fit_cpu(build, task, classifier, CONTRACT_PARAMS["softmax"]["lr"], seed)
+    metrics = evaluate_test_splits(method, dataset, task)
+    _require_floors(metrics, floors, f"{method.registry_name} on the toy task")
+    return metrics
+
+
+def stand_in_benchmark() -> tuple[ZSLDataset, Any]:
+    """A small ``synthetic_benchmark``-like dataset and its ``trainval`` task (CPU).
+
+    2048-d post-ReLU features (:func:`~kgzsl.data.synthetic.synthesize_features`) of 12 classes,
+    40 images each, drawn from 24 random binary attributes; classes 0-8 seen, 9-11 unseen.
+
+    Returns:
+        ``(dataset, task)``.
+    """
+    import torch
+
+    from kgzsl.methods.base import ZSLTask
+
+    rng = np.random.default_rng(0)
+    semantics = (rng.random((12, 24)) < 0.3).astype(np.float32)
+    features, labels = synthesize_features(semantics, np.full(12, 40), n_features=2048, hidden=32, seed=1)
+    seen = np.arange(9)
+    dataset = ZSLDataset(
+        name="stand-in",
+        features=features,
+        labels=labels,
+        class_ids=[f"c{i}" for i in range(12)],
+        seen=seen,
+        unseen=np.arange(9, 12),
+        splits=standard_splits(labels, seen, seed=2),
+        semantics={"attributes": semantics},
+        synthetic=True,
+    )
+    tv = dataset.splits["trainval"]
+    task = ZSLTask(
+        torch.as_tensor(dataset.features[tv]),
+        torch.as_tensor(dataset.labels[tv]),
+        torch.as_tensor(semantics),
+        torch.as_tensor(dataset.seen),
+        torch.as_tensor(dataset.unseen),
+    )
+    return dataset, task
+
+
+def check_generative_stand_in(
+    build: Callable[[], Any],
+    floors: Mapping[str, float],
+    classifier: Callable[[], Any] | None = None,
+    seed: int = 0,
+) -> dict[str, float]:
+    """ZSL / GZSL metrics above ``floors`` on :func:`stand_in_benchmark` (CPU).
+
+    Fits ``build()`` on the stand-in's ``trainval`` task and evaluates it with
+    :func:`evaluate_test_splits`. Chance: ZSL top-1 1/3; GZSL 1/12 on each side.
+
+    Args:
+        build: a callable returning a fresh, unfitted method.
+        floors: ``{metric: floor}``, e.g. ``{"zsl/top1": 1 / 3 + 0.25}``; each metric must exceed its floor.
+        classifier: a callable returning the classifier for a method that uses one (default: a
+            softmax classifier at learning rate 1e-3: the stand-in has benchmark-like features).
+        seed: the run context's seed.
+
+    Returns:
+        the Evaluator's metrics.
+    """
+    dataset, task = stand_in_benchmark()
+    method = _fit_cpu(build, task, classifier, 1e-3, seed)
+    metrics = evaluate_test_splits(method, dataset, task)
+    _require_floors(metrics, floors, f"{method.registry_name} on the stand-in")
+    return metrics
+
+
+def check_same_seed_same_numbers(
+    build: Callable[[], Any],
+    task: Any,
+    test: Any,
+    classifier: Callable[[], Any] | None = None,
+    seed: int = 0,
+    other_seed: int | None = 1,
+    global_seed: int | None = None,
+) -> list[tuple[Any, Any]]:
+    """Two fits with the same seed give identical scores; a fit with another seed, other scores (CPU).
+
+    Fits ``build()`` on ``task`` in :func:`cpu_context` of ``seed`` twice, then of ``other_seed``
+    (``None``: only the two), and scores ``test`` with each; ``fit`` must return the method.
+
+    Args:
+        build: a callable returning a fresh, unfitted method.
+        task: the training task.
+        test: ``[M, D]`` features to score.
+        classifier: a callable returning the classifier for a method that uses one (default: a
+            softmax classifier at learning rate 1e-2).
+        seed: the run context's seed of the first two fits.
+        other_seed: the run context's seed of the third fit (``None``: no third fit).
+        global_seed: if given, ``torch.manual_seed(global_seed)`` before every fit: the same global
+            stream each time, so that only the run context's seed can tell the fits apart.
+
+    Returns:
+        ``(fitted method, its scores of test)`` of each fit.
+    """
+    import torch
+
+    runs = []
+    for s in (seed, seed) if other_seed is None else (seed, seed, other_seed):
+        if global_seed is not None:
+            torch.manual_seed(global_seed)
+        method = _fit_cpu(build, task, classifier, CONTRACT_PARAMS["softmax"]["lr"], s)
+        runs.append((method, method.decision_function(test)))
+    name, scores = method.registry_name, [s for _, s in runs]
+    _require(torch_equal(scores[0], scores[1]), f"{name}: the same seed ({seed}) gave other scores")
+    if other_seed is not None:
+        _require(not torch_equal(scores[0], scores[2]), f"{name}: another seed ({other_seed}) gave the same scores")
+    return runs
+
+
+def check_save_load(
+    method: Any, folder: str | Path, test: Any, classes: Sequence[int] | None = (8, 9), n_per_class: int = 3
+) -> Any:
+    """Save -> load of a fitted ``method`` (with its class's ``load``) keeps what it computes.
+
+    The loaded method has the same type and parameters and gives identical scores of ``test``
+    and, for a generative method (``classes`` not ``None``), identical synthetic features of
+    ``classes`` (``n_per_class`` each) from generators of the same seed.
+
+    Returns:
+        the loaded method, for the method's own checks of what it saved.
+    """
+    import torch
+
+    name = method.registry_name
+    path = Path(folder) / f"{name or 'method'}.pt"
+    method.save(path)
+    loaded = type(method).load(path)
+    _require(type(loaded) is type(method), f"{name}: load gave a {type(loaded).__name__}")
+    _require(loaded.get_params() == method.get_params(), f"{name}: load lost the method's parameters")
+    _require(
+        torch_equal(loaded.decision_function(test), method.decision_function(test)),
+        f"{name}: save -> load changed the scores",
+    )
+    if classes is not None:
+        g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+        _require(
+            torch_equal(loaded.synthesize(classes, n_per_class, g1), method.synthesize(classes, n_per_class, g2)),
+            f"{name}: save -> load changed the synthetic features",
+        )
+    return loaded
+
+
+def check_training_log(
+    method: Any, keys: Iterable[str], epochs: int = 3, stage: str = "generator"
+) -> list[dict[str, Any]]:
+    """A fitted ``method``'s ``train_log_`` has one row of ``stage`` per epoch (1..``epochs``),
+    each with the losses ``keys`` and nothing but finite numbers beside the stage's name.
+
+    Returns:
+        the stage's rows.
+    """
+    name = method.registry_name
+    rows = [r for r in method.train_log_ if r["stage"] == stage]
+    epochs_logged = [r["epoch"] for r in rows]
+    _require(epochs_logged == list(range(1, epochs + 1)), f"{name}: {stage} epochs logged {epochs_logged}")
+    missing = set(keys) - set(rows[0])
+    _require(not missing, f"{name}: the {stage} log has no {sorted(missing)}")
+    bad = [(r["epoch"], k) for r in rows for k, v in r.items() if k != "stage" and not np.isfinite(v)]
+    _require(not bad, f"{name}: non-finite {stage} log entries (epoch, key) {bad}")
+    return rows
 
 
 def torch_equal(a: Any, b: Any) -> bool:

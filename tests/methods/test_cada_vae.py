@@ -9,9 +9,8 @@ import pytest
 import torch
 
 from kgzsl.classifier import SoftmaxClassifier
-from kgzsl.context import RunContext
 from kgzsl.errors import ConfigError
-from kgzsl.evaluation import Evaluator, zsl_accuracy
+from kgzsl.evaluation import zsl_accuracy
 from kgzsl.methods.cada_vae import (
     CADAVAE,
     ModalityDecoder,
@@ -22,15 +21,24 @@ from kgzsl.methods.cada_vae import (
 )
 from kgzsl.methods.generative import GenerativeMethod
 from kgzsl.registry import METHODS
-from kgzsl.testing import CHANCE, CONTRACT_PARAMS, contract_task, margin_for, toy_dataset, toy_task
+from kgzsl.testing import (
+    CHANCE,
+    CONTRACT_PARAMS,
+    check_generative_beats_chance,
+    check_generative_stand_in,
+    check_resume,
+    check_same_seed_same_numbers,
+    check_save_load,
+    check_training_log,
+    contract_task,
+    cpu_context,
+    toy_dataset,
+    toy_task,
+)
 
 FAST = CONTRACT_PARAMS["cada_vae"]
 #: a few epochs of tiny networks: for the checks that do not need accuracy
 TINY = {**FAST, "epochs": 3, "n_seen": 5, "n_synthetic": 7}
-
-
-def _ctx(seed: int = 0, **kw) -> RunContext:
-    return RunContext(seed=seed, device="cpu", progress=False, **kw)
 
 
 # ------------------------------------------------------------------ schedules and sampling
@@ -165,7 +173,7 @@ class _SpyClassifier(SoftmaxClassifier):
 def test_the_classifier_learns_on_latent_samples_of_seen_images_and_unseen_semantics():
     task = toy_task()
     spy = _SpyClassifier(epochs=1)
-    method = CADAVAE(**TINY).fit(task, classifier=spy, context=_ctx())
+    method = CADAVAE(**TINY).fit(task, classifier=spy, context=cpu_context())
     features, labels = spy.seen_fit
     assert features.shape == (len(task.seen) * 5 + len(task.unseen) * 7, method.latent_dim_)
     counts = torch.bincount(labels, minlength=task.num_classes)
@@ -178,7 +186,7 @@ def test_the_classifier_learns_on_latent_samples_of_seen_images_and_unseen_seman
 
 def test_seen_latents_come_from_images_of_their_class_each_used_before_any_repeats():
     task = toy_task()
-    method = CADAVAE(**TINY).fit(task, classifier=SoftmaxClassifier(epochs=1), context=_ctx())
+    method = CADAVAE(**TINY).fit(task, classifier=SoftmaxClassifier(epochs=1), context=cpu_context())
     # a zero-variance image encoder: every latent sample is the mean of the image it came from
     torch.nn.init.zeros_(method.image_encoder_.logvar.weight)
     torch.nn.init.constant_(method.image_encoder_.logvar.bias, -60.0)
@@ -202,7 +210,7 @@ def test_seen_latents_come_from_images_of_their_class_each_used_before_any_repea
 
 def test_generate_decodes_image_features_from_the_semantics():
     task = toy_task()
-    method = CADAVAE(**TINY).fit(task, classifier=SoftmaxClassifier(epochs=1), context=_ctx())
+    method = CADAVAE(**TINY).fit(task, classifier=SoftmaxClassifier(epochs=1), context=cpu_context())
     fake = method.synthesize(task.unseen, 4, torch.Generator().manual_seed(0))
     assert fake.shape == (len(task.unseen) * 4, task.features.shape[1]) and torch.isfinite(fake).all()
     again = method.synthesize(task.unseen, 4, torch.Generator().manual_seed(0))
@@ -212,39 +220,20 @@ def test_generate_decodes_image_features_from_the_semantics():
 
 
 def test_training_log_has_every_loss_and_weight_each_epoch():
-    method = CADAVAE(**TINY).fit(toy_task(), classifier=SoftmaxClassifier(epochs=1), context=_ctx())
-    rows = [r for r in method.train_log_ if r["stage"] == "generator"]
-    assert [r["epoch"] for r in rows] == [1, 2, 3]
-    assert {"recon", "cross", "kl", "distance", "w_beta", "w_cross", "w_distance"} <= set(rows[0])
+    method = CADAVAE(**TINY).fit(toy_task(), classifier=SoftmaxClassifier(epochs=1), context=cpu_context())
+    rows = check_training_log(method, {"recon", "cross", "kl", "distance", "w_beta", "w_cross", "w_distance"})
     assert [r["w_beta"] for r in rows] == pytest.approx([method.weights(e)["beta"] for e in range(3)])
-    assert all(np.isfinite(v) for r in rows for k, v in r.items() if k != "stage")
 
 
 # ------------------------------------------------------------------ training
 
 
-def test_contract_on_the_toy_task(tmp_path: Path):
-    from kgzsl.testing import check_method
-
-    measured = check_method(lambda: CADAVAE(**FAST), tmp_path)
-    assert measured["zsl_top1"] >= CHANCE + margin_for("cada_vae")
-
-
-def _gzsl(method, ds, task):
-    ts, tu = ds.splits["test_seen"], ds.splits["test_unseen"]
-    ts = ts[np.isin(ds.labels[ts], task.seen.numpy())]
-    ev = Evaluator(ds.num_classes, task.seen.numpy(), task.unseen.numpy())
-    scores = lambda idx: method.decision_function(torch.as_tensor(ds.features[idx]))  # noqa: E731
-    return ev.evaluate(scores(ts), ds.labels[ts], scores(tu), ds.labels[tu])
+# (the contract on the toy task, check_method, runs for every registered method in tests/test_contract.py)
 
 
 def test_beats_chance_in_zsl_and_gzsl_on_the_toy_task():
-    ds = toy_dataset(attributes="kg")
-    task, _, _ = contract_task()
-    method = CADAVAE(**FAST).fit(task, classifier=SoftmaxClassifier(lr=1e-2), context=_ctx())
-    m = _gzsl(method, ds, task)
     # chance: 1/3 (ZSL), 1/10 candidates (GZSL); measured ZSL 0.92, U 0.90 / S 0.13 / H 0.23
-    assert m["zsl/top1"] > 0.6 and m["gzsl/unseen"] > 0.4 and m["gzsl/h"] > 0.18
+    check_generative_beats_chance(lambda: CADAVAE(**FAST), {"zsl/top1": 0.6, "gzsl/unseen": 0.4, "gzsl/h": 0.18})
 
 
 def test_any_semantics_attributes_and_a_kg_embedding():
@@ -254,9 +243,9 @@ def test_any_semantics_attributes_and_a_kg_embedding():
 
     task, test, labels = contract_task()
     encoder = SEMANTICS.build("kge", dim=32, epochs=200)  # 20 epochs leave TransE too weak for any method
-    embedding = encoder.encode(toy_kg(), toy_dataset(attributes="kg"), context=_ctx())
+    embedding = encoder.encode(toy_kg(), toy_dataset(attributes="kg"), context=cpu_context())
     task.semantics = torch.as_tensor(embedding.matrix, dtype=torch.float32)
-    method = CADAVAE(**FAST).fit(task, classifier=SoftmaxClassifier(lr=1e-2), context=_ctx())
+    method = CADAVAE(**FAST).fit(task, classifier=SoftmaxClassifier(lr=1e-2), context=cpu_context())
     assert method.semantic_encoder_.hidden[0].in_features == embedding.matrix.shape[1]
     scores = method.decision_function(test)
     assert scores.shape == (len(test), task.num_classes) and torch.isfinite(scores[:, task.candidates]).all()
@@ -267,28 +256,6 @@ def test_any_semantics_attributes_and_a_kg_embedding():
 
 def test_on_a_small_benchmark_like_stand_in():
     """2048-d post-ReLU features of 12 classes drawn from their semantics (``kgzsl.data.synthetic``)."""
-    from kgzsl.data.dataset import ZSLDataset, standard_splits
-    from kgzsl.data.synthetic import synthesize_features
-    from kgzsl.methods.base import ZSLTask
-
-    rng = np.random.default_rng(0)
-    semantics = (rng.random((12, 24)) < 0.3).astype(np.float32)
-    features, labels = synthesize_features(semantics, np.full(12, 40), n_features=2048, hidden=32, seed=1)
-    seen = np.arange(9)
-    ds = ZSLDataset(
-        name="stand-in",
-        features=features,
-        labels=labels,
-        class_ids=[f"c{i}" for i in range(12)],
-        seen=seen,
-        unseen=np.arange(9, 12),
-        splits=standard_splits(labels, seen, seed=2),
-        semantics={"attributes": semantics},
-        synthetic=True,
-    )
-    tv = ds.splits["trainval"]
-    t = torch.as_tensor
-    task = ZSLTask(t(ds.features[tv]), t(ds.labels[tv]), t(semantics), t(ds.seen), t(ds.unseen))
     params = {
         **FAST,
         "epochs": 20,
@@ -303,40 +270,26 @@ def test_on_a_small_benchmark_like_stand_in():
         "distance_start": 1,
         "distance_end": 5,
     }
-    method = CADAVAE(**params).fit(task, classifier=SoftmaxClassifier(lr=1e-3), context=_ctx())
-    m = _gzsl(method, ds, task)
     # chance: ZSL 1/3, GZSL 1/12
-    assert m["zsl/top1"] > 1 / 3 + 0.25 and m["gzsl/unseen"] > 0.4 and m["gzsl/h"] > 0.4
+    check_generative_stand_in(lambda: CADAVAE(**params), {"zsl/top1": 1 / 3 + 0.25, "gzsl/unseen": 0.4, "gzsl/h": 0.4})
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers():
-    task, test = toy_task(), torch.as_tensor(toy_dataset().features[:30])
-
-    def scores(seed):
-        method = CADAVAE(**TINY).fit(task, classifier=SoftmaxClassifier(epochs=2), context=_ctx(seed))
-        return method.decision_function(test)
-
-    a, b, c = scores(0), scores(0), scores(1)
-    assert torch.equal(a, b) and not torch.equal(a, c)
+    test = torch.as_tensor(toy_dataset().features[:30])
+    check_same_seed_same_numbers(
+        lambda: CADAVAE(**TINY), toy_task(), test, classifier=lambda: SoftmaxClassifier(epochs=2)
+    )
 
 
 def test_save_load_round_trip(tmp_path: Path):
-    method = CADAVAE(**TINY).fit(toy_task(), classifier=SoftmaxClassifier(epochs=2), context=_ctx())
-    method.save(tmp_path / "m.pt")
-    loaded = CADAVAE.load(tmp_path / "m.pt")
-    test = torch.as_tensor(toy_dataset().features[:30])
-    assert torch.equal(loaded.decision_function(test), method.decision_function(test))
-    assert loaded.get_params() == method.get_params()
-    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
-    assert torch.equal(loaded.synthesize([8, 9], 3, g1), method.synthesize([8, 9], 3, g2))
+    method = CADAVAE(**TINY).fit(toy_task(), classifier=SoftmaxClassifier(epochs=2), context=cpu_context())
+    check_save_load(method, tmp_path, torch.as_tensor(toy_dataset().features[:30]))
     state = method.state_dict()
     assert {"image_encoder_", "semantic_encoder_", "image_decoder_"} <= set(state)
     assert not any("semantic_decoder" in k for k in state)  # only needed to train
 
 
 def test_an_interrupted_fit_resumes_to_the_same_numbers(tmp_path: Path):
-    from kgzsl.testing import check_resume
-
     resumed = check_resume(lambda: CADAVAE(**{**TINY, "epochs": 4}), toy_task(), tmp_path, epochs=2)
     assert resumed == {"resumed_at": 2, "stage": "generator"}
 
@@ -351,7 +304,9 @@ def test_registered_with_classifier():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_runs_on_the_context_device(tmp_path: Path):
     task = toy_task(device="cpu")
-    method = CADAVAE(**TINY).fit(task, classifier=SoftmaxClassifier(epochs=2), context=_ctx().with_(device="cuda"))
+    method = CADAVAE(**TINY).fit(
+        task, classifier=SoftmaxClassifier(epochs=2), context=cpu_context().with_(device="cuda")
+    )
     test = torch.as_tensor(toy_dataset().features[:30])
     scores = method.decision_function(test)
     assert scores.device.type == "cuda" and scores.shape[1] == task.num_classes

@@ -2,23 +2,27 @@
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from kgzsl.classifier import SoftmaxClassifier
-from kgzsl.context import RunContext
 from kgzsl.errors import ConfigError
 from kgzsl.methods.f_clswgan import FCLSWGAN
 from kgzsl.methods.ontozsl_gan import OntoZSLGAN
 from kgzsl.registry import METHODS
-from kgzsl.testing import CHANCE, CONTRACT_PARAMS, check_method, contract_task, margin_for, toy_dataset
+from kgzsl.testing import (
+    CHANCE,
+    CONTRACT_PARAMS,
+    check_same_seed_same_numbers,
+    check_save_load,
+    contract_task,
+    cpu_context,
+    margin_for,
+    toy_dataset,
+    zsl_top1,
+)
 
 FAST = CONTRACT_PARAMS["ontozsl_gan"]
-
-
-def _ctx(seed: int = 0) -> RunContext:
-    return RunContext(seed=seed, device="cpu", progress=False)
 
 
 def test_is_f_clswgan_with_other_defaults_not_a_copy():
@@ -62,17 +66,7 @@ def test_presets():
         METHODS.build("ontozsl_gan", where="method", preset="cub")
 
 
-def test_contract_on_the_toy_task(tmp_path: Path):
-    measured = check_method(lambda: OntoZSLGAN(**FAST), tmp_path)
-    assert measured["zsl_top1"] >= CHANCE + margin_for("ontozsl_gan")
-
-
-def _zsl(method, task, test, labels):
-    from kgzsl.evaluation import zsl_accuracy
-
-    unseen = task.unseen.numpy()
-    keep = np.isin(labels, unseen)
-    return zsl_accuracy(method.decision_function(test[keep]), labels[keep], unseen)
+# (the contract on the toy task, check_method, runs for every registered method in tests/test_contract.py)
 
 
 def test_any_semantics_attributes_and_a_kg_embedding(tmp_path: Path):
@@ -81,13 +75,13 @@ def test_any_semantics_attributes_and_a_kg_embedding(tmp_path: Path):
     from kgzsl.testing import toy_kg
 
     task, test, labels = contract_task()
-    with_attributes = OntoZSLGAN(**FAST).fit(task, classifier=SoftmaxClassifier(), context=_ctx())
-    assert _zsl(with_attributes, task, test, labels) >= CHANCE + margin_for("ontozsl_gan")
+    with_attributes = OntoZSLGAN(**FAST).fit(task, classifier=SoftmaxClassifier(), context=cpu_context())
+    assert zsl_top1(with_attributes, task, test, labels) >= CHANCE + margin_for("ontozsl_gan")
     # a structural KG embedding of the classes (no attributes): the GAN runs on any semantics
     encoder = SEMANTICS.build("kge", dim=16, epochs=20)
-    embedding = encoder.encode(toy_kg(), toy_dataset(attributes="kg"), context=_ctx())
+    embedding = encoder.encode(toy_kg(), toy_dataset(attributes="kg"), context=cpu_context())
     task.semantics = torch.as_tensor(embedding.matrix, dtype=torch.float32)
-    with_kge = OntoZSLGAN(**FAST).fit(task, classifier=SoftmaxClassifier(), context=_ctx())
+    with_kge = OntoZSLGAN(**FAST).fit(task, classifier=SoftmaxClassifier(), context=cpu_context())
     scores = with_kge.decision_function(test)
     assert scores.shape == (len(test), task.num_classes) and torch.isfinite(scores[:, task.candidates]).all()
     assert with_kge.generator_.net[0].in_features == 100 + embedding.matrix.shape[1]
@@ -95,9 +89,7 @@ def test_any_semantics_attributes_and_a_kg_embedding(tmp_path: Path):
 
 def test_same_seed_same_numbers_and_save_load(tmp_path: Path):
     task, test, _ = contract_task()
-    a = OntoZSLGAN(**{**FAST, "epochs": 2}).fit(task, classifier=SoftmaxClassifier(), context=_ctx())
-    b = OntoZSLGAN(**{**FAST, "epochs": 2}).fit(task, classifier=SoftmaxClassifier(), context=_ctx())
-    assert torch.equal(a.decision_function(test), b.decision_function(test))
-    a.save(tmp_path / "o.pt")
-    loaded = OntoZSLGAN.load(tmp_path / "o.pt")
-    assert type(loaded) is OntoZSLGAN and torch.equal(loaded.decision_function(test), a.decision_function(test))
+    (a, _), _ = check_same_seed_same_numbers(
+        lambda: OntoZSLGAN(**{**FAST, "epochs": 2}), task, test, classifier=SoftmaxClassifier, other_seed=None
+    )
+    check_save_load(a, tmp_path, test)

@@ -8,9 +8,7 @@ import pytest
 import torch
 
 from kgzsl.classifier import SoftmaxClassifier
-from kgzsl.context import RunContext
 from kgzsl.errors import ConfigError
-from kgzsl.methods.base import ZSLTask
 from kgzsl.methods.generative import GenerativeMethod
 from kgzsl.methods.tf_vaegan import (
     TFVAEGAN,
@@ -22,27 +20,29 @@ from kgzsl.methods.tf_vaegan import (
     weighted_l1,
 )
 from kgzsl.registry import METHODS
-from kgzsl.testing import CHANCE, CONTRACT_PARAMS, contract_task, margin_for, toy_dataset
+from kgzsl.testing import (
+    CHANCE,
+    CONTRACT_PARAMS,
+    check_generative_beats_chance,
+    check_generative_stand_in,
+    check_resume,
+    check_same_seed_same_numbers,
+    check_save_load,
+    check_training_log,
+    contract_task,
+    cpu_context,
+    margin_for,
+    toy_dataset,
+    zsl_top1,
+)
 
 FAST = CONTRACT_PARAMS["tf_vaegan"]
-
-
-def _ctx(seed: int = 0, **kw) -> RunContext:
-    return RunContext(seed=seed, device="cpu", progress=False, **kw)
 
 
 def _fit(task=None, seed=0, classifier=None, **params):
     task = contract_task()[0] if task is None else task
     method = TFVAEGAN(**{**FAST, **params})
-    return method.fit(task, classifier=classifier or SoftmaxClassifier(lr=1e-2), context=_ctx(seed))
-
-
-def _zsl(method, task, test, labels) -> float:
-    from kgzsl.evaluation import zsl_accuracy
-
-    unseen, labels = task.unseen.numpy(), np.asarray(labels)
-    keep = np.isin(labels, unseen)
-    return float(zsl_accuracy(method.decision_function(test[keep]).numpy(), labels[keep], unseen))
+    return method.fit(task, classifier=classifier or SoftmaxClassifier(lr=1e-2), context=cpu_context(seed))
 
 
 # ------------------------------------------------------------------ losses and networks
@@ -170,43 +170,25 @@ def test_the_classifier_reads_x_the_reconstructed_semantics_and_the_decoders_hid
 # ------------------------------------------------------------------ training
 
 
-def test_contract_on_the_toy_task(tmp_path: Path):
-    from kgzsl.testing import check_method
-
-    measured = check_method(lambda: TFVAEGAN(**FAST), tmp_path)
-    assert measured["zsl_top1"] >= CHANCE + margin_for("tf_vaegan")
+# (the contract on the toy task, check_method, runs for every registered method in tests/test_contract.py)
 
 
 def test_beats_chance_in_gzsl_on_the_toy_task():
-    from kgzsl.evaluation import Evaluator
-
-    ds = toy_dataset(attributes="kg")
-    task, _, _ = contract_task()
-    method = _fit(task)
-    ts, tu = ds.splits["test_seen"], ds.splits["test_unseen"]
-    ts = ts[ds.labels[ts] != 7]  # the contract task's class outside the candidates
-    ev = Evaluator(ds.num_classes, task.seen.numpy(), task.unseen.numpy())
-    scores = lambda idx: method.decision_function(torch.as_tensor(ds.features[idx]))  # noqa: E731
-    m = ev.evaluate(scores(ts), ds.labels[ts], scores(tu), ds.labels[tu])
     # GZSL chance: 1/10 candidates on both sides; measured U 0.58 / S 0.49 / H 0.53
-    assert m["gzsl/unseen"] > 0.3 and m["gzsl/seen"] > 0.3 and m["gzsl/h"] > 0.35
+    check_generative_beats_chance(lambda: TFVAEGAN(**FAST), {"gzsl/unseen": 0.3, "gzsl/seen": 0.3, "gzsl/h": 0.35})
 
 
 def test_fresh_noise_decoder_learning_and_fixed_penalty_paths_train_too():
     """FLO's setting (no encoded noise, the decoder learns from fakes) and a fixed λ."""
     task, test, labels = contract_task()
     flo_like = _fit(task, encoded_noise=False, freeze_decoder=False, adaptive_gp=False)
-    assert _zsl(flo_like, task, test, labels) >= CHANCE + 0.2
+    assert zsl_top1(flo_like, task, test, labels) >= CHANCE + 0.2
     assert {r["gp_weight"] for r in flo_like.train_log_ if r["stage"] == "generator"} == {10.0}
 
 
 def test_training_log_has_every_loss_each_epoch_and_the_penalty_weight_adapts():
-    method = _fit(epochs=3)
-    rows = [r for r in method.train_log_ if r["stage"] == "generator"]
-    assert [r["epoch"] for r in rows] == [1, 2, 3]
     keys = {"loss_d", "wasserstein", "gp", "loss_g_adv", "bce", "kl", "sem_real", "sem_fake", "gp_weight"}
-    assert keys <= set(rows[0])
-    assert all(np.isfinite(v) for r in rows for k, v in r.items() if k != "stage")
+    rows = check_training_log(_fit(epochs=3), keys)
     # the authors' controller: λ · 1.1^k, k moving by ±1 per generator step
     assert rows[-1]["gp_weight"] != 10.0
     k = np.log(rows[-1]["gp_weight"] / 10.0) / np.log(1.1)
@@ -220,16 +202,18 @@ def test_any_semantics_attributes_a_dense_matrix_and_a_kg_embedding():
     from kgzsl.testing import toy_kg
 
     task, test, labels = contract_task()
-    assert _zsl(_fit(task), task, test, labels) >= CHANCE + margin_for("tf_vaegan")
+    assert zsl_top1(_fit(task), task, test, labels) >= CHANCE + margin_for("tf_vaegan")
     # a dense matrix with negative entries and another dimension: a random projection of the attributes
     proj = torch.randn(task.semantics.shape[1], 40, generator=torch.Generator().manual_seed(0))
     task.semantics = task.semantics @ proj
     dense = _fit(task)
     assert dense.generator_.fc1.in_features == 2 * 40  # [z; a], latent = the semantics' size
-    assert _zsl(dense, task, test, labels) >= CHANCE + 0.2
+    assert zsl_top1(dense, task, test, labels) >= CHANCE + 0.2
     # TransE on the 11-class toy ontology: it runs (its 16-d class embeddings carry little of the
     # toy features' structure: f_clswgan scores 0.0 / 0.03 on them too, ESZSL chance)
-    embedding = SEMANTICS.build("kge", dim=16, epochs=20).encode(toy_kg(), toy_dataset(attributes="kg"), context=_ctx())
+    embedding = SEMANTICS.build("kge", dim=16, epochs=20).encode(
+        toy_kg(), toy_dataset(attributes="kg"), context=cpu_context()
+    )
     task.semantics = torch.as_tensor(embedding.matrix, dtype=torch.float32)
     with_kge = _fit(task)
     scores = with_kge.decision_function(test)
@@ -239,28 +223,17 @@ def test_any_semantics_attributes_a_dense_matrix_and_a_kg_embedding():
 
 def test_same_seed_same_numbers_other_seed_other_numbers():
     test = torch.as_tensor(toy_dataset().features[:30])
-    a = _fit(seed=0, epochs=2).decision_function(test)
-    b = _fit(seed=0, epochs=2).decision_function(test)
-    c = _fit(seed=1, epochs=2).decision_function(test)
-    assert torch.equal(a, b) and not torch.equal(a, c)
+    check_same_seed_same_numbers(lambda: TFVAEGAN(**{**FAST, "epochs": 2}), contract_task()[0], test)
 
 
 def test_save_load_round_trip(tmp_path: Path):
     method = _fit(epochs=2)
-    method.save(tmp_path / "m.pt")
-    loaded = TFVAEGAN.load(tmp_path / "m.pt")
-    test = torch.as_tensor(toy_dataset().features[:30])
-    assert torch.equal(loaded.decision_function(test), method.decision_function(test))
-    assert loaded.get_params() == method.get_params()
-    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
-    assert torch.equal(loaded.synthesize([8, 9], 3, g1), method.synthesize([8, 9], 3, g2))
+    check_save_load(method, tmp_path, torch.as_tensor(toy_dataset().features[:30]))
     state = method.state_dict()
     assert "critic_" not in state and "encoder_" not in state  # only what scoring and synthesis need
 
 
 def test_an_interrupted_fit_resumes_to_identical_numbers(tmp_path: Path):
-    from kgzsl.testing import check_resume
-
     task = contract_task()[0]
     resumed = check_resume(lambda: TFVAEGAN(**{**FAST, "epochs": 4}), task, tmp_path, epochs=2)
     assert resumed == {"resumed_at": 2, "stage": "generator"}
@@ -268,44 +241,9 @@ def test_an_interrupted_fit_resumes_to_identical_numbers(tmp_path: Path):
 
 def test_on_a_small_benchmark_like_stand_in():
     """A small ``synthetic_benchmark``-like task: 2048-d post-ReLU features of 12 classes from their semantics."""
-    from kgzsl.data.dataset import ZSLDataset, standard_splits
-    from kgzsl.data.synthetic import synthesize_features
-    from kgzsl.evaluation import Evaluator
-
-    rng = np.random.default_rng(0)
-    semantics = (rng.random((12, 24)) < 0.3).astype(np.float32)
-    features, labels = synthesize_features(semantics, np.full(12, 40), n_features=2048, hidden=32, seed=1)
-    seen = np.arange(9)
-    ds = ZSLDataset(
-        name="stand-in",
-        features=features,
-        labels=labels,
-        class_ids=[f"c{i}" for i in range(12)],
-        seen=seen,
-        unseen=np.arange(9, 12),
-        splits=standard_splits(labels, seen, seed=2),
-        semantics={"attributes": semantics},
-        synthetic=True,
-    )
-    tv = ds.splits["trainval"]
-    task = ZSLTask(
-        torch.as_tensor(ds.features[tv]),
-        torch.as_tensor(ds.labels[tv]),
-        torch.as_tensor(semantics),
-        torch.as_tensor(ds.seen),
-        torch.as_tensor(ds.unseen),
-    )
-    method = TFVAEGAN(**{**FAST, "epochs": 5}).fit(task, classifier=SoftmaxClassifier(lr=1e-3), context=_ctx())
-    ts, tu = ds.splits["test_seen"], ds.splits["test_unseen"]
-    ev = Evaluator(12, ds.seen, ds.unseen)
-    m = ev.evaluate(
-        method.decision_function(torch.as_tensor(ds.features[ts])),
-        ds.labels[ts],
-        method.decision_function(torch.as_tensor(ds.features[tu])),
-        ds.labels[tu],
-    )
     # measured: ZSL 0.67, GZSL U 0.37 / S 1.0 / H 0.54 (chance: 1/3 ZSL, 1/12 each GZSL side)
-    assert m["zsl/top1"] > 1 / 3 + 0.25 and m["gzsl/unseen"] > 0.2 and m["gzsl/h"] > 0.3
+    floors = {"zsl/top1": 1 / 3 + 0.25, "gzsl/unseen": 0.2, "gzsl/h": 0.3}
+    check_generative_stand_in(lambda: TFVAEGAN(**{**FAST, "epochs": 5}), floors)
 
 
 @pytest.mark.gpu
@@ -313,7 +251,7 @@ def test_on_a_small_benchmark_like_stand_in():
 def test_runs_on_the_context_device(tmp_path: Path):
     task, test, _ = contract_task()
     method = TFVAEGAN(**{**FAST, "epochs": 3}).fit(
-        task, classifier=SoftmaxClassifier(lr=1e-2), context=_ctx().with_(device="cuda")
+        task, classifier=SoftmaxClassifier(lr=1e-2), context=cpu_context().with_(device="cuda")
     )
     scores = method.decision_function(test)
     assert scores.device.type == "cuda" and torch.isfinite(scores[:, task.candidates.cuda()]).all()
