@@ -297,6 +297,17 @@ def format_table(
     return "\n".join(lines)
 
 
+def _value(text: str) -> Any:
+    """A ``--set`` value as YAML reads it, except that ``1e-4`` is a number (YAML 1.1 reads a string)."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--methods", nargs="*", default=None, help="default: every generative method and eszsl")
@@ -331,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         name, dot, key = target.partition(".")
         if not (sep and dot and name and key):
             p.error(f"--set {item}: expected METHOD.KEY=VALUE")
-        overrides.setdefault(name, {})[key] = yaml.safe_load(value)
+        overrides.setdefault(name, {})[key] = _value(value)
     methods = args.methods or [*BASELINES, *generative_methods()]
     seeds = args.seeds[:1] if args.quick else args.seeds
     scale = QUICK_SCALE if args.quick and args.epochs_scale == 1.0 else args.epochs_scale
