@@ -3,7 +3,7 @@
 # against the authors' way and the floor, then their whole AWA2 schedules, all on the GPU.
 # Every figure goes to benchmarks/perf/results.csv with the GPU's name in its machine column.
 # Run from the repository root on the device machine, with the project's virtualenv:
-#     bash benchmarks/gpu_session.sh [.venv/bin/python]      (about 10 minutes on an H100)
+#     bash benchmarks/gpu_session.sh [.venv/bin/python]      (at most 11 minutes: the steps' limits add up to 660 s)
 # Each step has its own time limit, so that one slow step cannot cost the others.
 set -uo pipefail
 PY=${1:-.venv/bin/python}
@@ -12,7 +12,7 @@ step() { local limit=$1; shift; echo "== $* (limit ${limit}s)"; timeout "$limit"
 "$PY" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.cuda.get_device_name(0))" || exit 2
 step 120 "$PY" -m pytest -q -m gpu -p no:cacheprovider
 for m in f_clswgan cada_vae tf_vaegan; do
-  step 90 "$PY" benchmarks/perf/epoch_$m.py --device cuda --quick --rounds 3 --note "GPU session"
+  step 60 "$PY" benchmarks/perf/epoch_$m.py --device cuda --quick --rounds 3 --note "GPU session"
 done
 step 120 "$PY" benchmarks/perf/epoch_ce_gzsl.py --device cuda --updates 2 --note "GPU session"
 step 240 "$PY" benchmarks/perf/schedule_times.py --device cuda --note "GPU session"
