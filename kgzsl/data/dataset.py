@@ -80,6 +80,7 @@ def check_ranges(
     positive: Sequence[str] = (),
     non_negative: Sequence[str] = (),
     open_unit: Sequence[str] = (),
+    share: Sequence[str] = (),
 ) -> None:
     """Raise a :class:`~kgzsl.errors.ConfigError` naming ``where.KEY`` for a value out of its range.
 
@@ -94,9 +95,11 @@ def check_ranges(
         positive: keys whose values must be ``> 0``.
         non_negative: keys whose values must be ``>= 0`` (seeds: NumPy refuses negative ones).
         open_unit: keys whose values must be in ``(0, 1)`` (shares of images or classes held out).
+        share: keys whose values must be in ``(0, 1]`` (a share of the data kept, all of it allowed).
     """
     rules = [(positive, "> 0", lambda v: v > 0), (non_negative, ">= 0", lambda v: v >= 0)]
     rules.append((open_unit, "in (0, 1)", lambda v: 0 < v < 1))
+    rules.append((share, "in (0, 1]", lambda v: 0 < v <= 1))
     for keys, text, ok in rules:
         for key in keys:
             value = params.get(key)

@@ -384,10 +384,8 @@ class SyntheticBenchmark(Component):
             positive=["n_features", "hidden", "spread"],
             non_negative=["size_spread", "seed"],
             open_unit=["val_class_fraction"],
+            share=["image_fraction"],
         )
-        fraction = params.get("image_fraction", 1.0)
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
-            raise ConfigError(f"dataset.image_fraction: expected a number in (0, 1], got {fraction!r}")
 
     def load(self) -> ZSLDataset:
         self.check_config(self.get_params())
