@@ -265,7 +265,7 @@ def _relaxed(method: str) -> bool:
 
     try:
         return bool(getattr(METHODS.get(method), "relaxed", False))
-    except Exception:  # a method this kgzsl does not know (a run from another version)
+    except ConfigError:  # a method this kgzsl does not know (a run from another version)
         return False
 
 
