@@ -499,9 +499,7 @@ class CEGZSL(GenerativeMethod):
                 for k in range(steps):
                     xb, ab, yb = x[idx[k]], attributes[idx[k]], local[idx[k]]
                     alpha = torch.rand(batch, 1, device=device, generator=g)
-                    # real, fake and the penalty's interpolates in one pass (== critic + gradient_penalty)
-                    scores, gp = critic.scores_and_penalty(xb, fakes[k], ab, alpha)
-                    d_real, d_fake = scores[:batch].mean(), scores[batch:].mean()
+                    d_real, d_fake, gp = critic.scores_and_penalty(xb, fakes[k], ab, alpha)
                     h_real, z_real = self.embedding_(xb)
                     ins_real = instance_contrastive_loss(z_real, yb, self.ins_temp)
                     cls_real = class_contrastive_loss(comparator, h_real, seen_semantics, yb, self.cls_temp)

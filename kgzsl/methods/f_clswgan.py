@@ -83,11 +83,11 @@ class Critic(nn.Module):
 
     def scores_and_penalty(
         self, real: torch.Tensor, fake: torch.Tensor, a: torch.Tensor, alpha: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """A critic step's terms: ``D`` on real and fake rows, and the gradient penalty, in one pass.
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """A critic step's terms: the mean of ``D`` on real and on fake rows, and the gradient penalty, in one pass.
 
-        The same values and weight gradients as ``self(cat([real, fake]), cat([a, a]))`` with
-        :func:`gradient_penalty` (``x̂ = α·real + (1 − α)·fake``), written so that the hidden
+        The same values and weight gradients as the means of ``self(cat([real, fake]), cat([a, a]))``
+        with :func:`gradient_penalty` (``x̂ = α·real + (1 − α)·fake``), written so that the hidden
         layer reads all three blocks of rows in one product and the first layer's weight
         gradient, the sum of the scores' part and the penalty's part, is one product (see
         :class:`_CriticFirstLayer`): at batch 64 on a CPU the two thin products and their sum
@@ -95,7 +95,7 @@ class Critic(nn.Module):
 
         Shapes:
             real, fake: ``[B, D]`` (``fake`` detached by the caller); a: ``[B, d]``; alpha: ``[B, 1]``
-            → scores ``[2B, 1]`` (real rows first), penalty a scalar.
+            → ``(mean D(real), mean D(fake), penalty)``, three scalars.
         """
         first, act, last = self.net
         b, n_features = real.shape
@@ -106,12 +106,10 @@ class Critic(nn.Module):
         with torch.no_grad():
             rows[2 * b :, :n_features] = alpha * real + (1.0 - alpha) * fake
         rows[:, n_features:].view(3, b, -1).copy_(a)
-        hidden, grad = _CriticFirstLayer.apply(
-            rows, first.weight, first.bias, last.weight[0], act.negative_slope, real.shape[0]
-        )
+        hidden, grad = _CriticFirstLayer.apply(rows, first.weight, first.bias, last.weight[0], act.negative_slope, b)
         scores = last(act(hidden))
-        penalty = (grad[:, : real.shape[1]].norm(2, dim=1) - 1.0).pow(2).mean()
-        return scores, penalty
+        penalty = (grad[:, :n_features].norm(2, dim=1) - 1.0).pow(2).mean()
+        return scores[:b].mean(), scores[b:].mean(), penalty
 
 
 class _CriticFirstLayer(torch.autograd.Function):
@@ -141,7 +139,6 @@ class _CriticFirstLayer(torch.autograd.Function):
         slope = torch.where(hidden_all[n:] > 0, 1.0, negative_slope)
         s = slope * w2
         ctx.save_for_backward(rows[:n], weight, slope, s)
-        ctx.n = n
         return hidden_all[:n], s @ weight
 
     @staticmethod
@@ -403,9 +400,7 @@ class FCLSWGAN(GenerativeMethod):
                 for k in range(steps):
                     xb, ab = x[idx[k]], attributes[idx[k]]
                     alpha = torch.rand(batch, 1, device=device, generator=g)
-                    # real, fake and the penalty's interpolates in one pass (== critic + gradient_penalty)
-                    scores, gp = critic.scores_and_penalty(xb, fakes[k], ab, alpha)
-                    d_real, d_fake = scores[:batch].mean(), scores[batch:].mean()
+                    d_real, d_fake, gp = critic.scores_and_penalty(xb, fakes[k], ab, alpha)
                     loss_d = d_fake - d_real + self.gp_weight * gp
                     opt_d.zero_grad(set_to_none=True)
                     loss_d.backward()

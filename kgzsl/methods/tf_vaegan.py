@@ -507,9 +507,7 @@ class TFVAEGAN(GenerativeMethod):
                         else:
                             fake = x0_all[k]
                         alpha = torch.rand(batch, 1, device=device, generator=g)
-                        # real, fake and the penalty's interpolates in one pass (== critic + gradient_penalty)
-                        d_both, gp = critic.scores_and_penalty(xb, fake, ab, alpha)
-                        d_real, d_fake = d_both[:batch].mean(), d_both[batch:].mean()
+                        d_real, d_fake, gp = critic.scores_and_penalty(xb, fake, ab, alpha)
                         loss_d = gamma_d * (d_fake - d_real + lam * gp)
                         opt_d.zero_grad(set_to_none=True)
                         loss_d.backward()

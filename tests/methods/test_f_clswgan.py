@@ -89,7 +89,7 @@ def test_the_closed_form_input_gradient_equals_autograd_and_so_does_the_penalty_
 
 @pytest.mark.parametrize("b", [6, 300])  # both ways of forming the weight gradient (thin / wide batches)
 def test_the_fused_critic_step_equals_the_critic_and_the_per_sample_penalty_with_their_gradients(b):
-    """``Critic.scores_and_penalty``: same scores, penalty and weight gradients as the unfused pieces."""
+    """``Critic.scores_and_penalty``: same mean scores, penalty and weight gradients as the unfused pieces."""
     torch.manual_seed(7)
     critic = Critic(9, 4, hidden=24).double()
     for p in critic.parameters():  # non-zero biases: every term of the backward is exercised
@@ -100,13 +100,14 @@ def test_the_fused_critic_step_equals_the_critic_and_the_per_sample_penalty_with
     def loss_and_grads(fused: bool):
         critic.zero_grad()
         if fused:
-            scores, gp = critic.scores_and_penalty(real, fake, a, alpha)
+            d_real, d_fake, gp = critic.scores_and_penalty(real, fake, a, alpha)
         else:
             scores = critic(torch.cat([real, fake]), torch.cat([a, a]))
+            d_real, d_fake = scores[:b].mean(), scores[b:].mean()
             gp = _reference_penalty(critic, real, fake, a, alpha)
-        loss = 0.7 * scores[:b].mean() - 1.3 * scores[b:].mean() + 10.0 * gp
+        loss = 0.7 * d_real - 1.3 * d_fake + 10.0 * gp
         loss.backward()
-        return scores.detach(), gp.detach(), [p.grad.clone() for p in critic.parameters()]
+        return torch.stack([d_real, d_fake]).detach(), gp.detach(), [p.grad.clone() for p in critic.parameters()]
 
     fused, reference = loss_and_grads(True), loss_and_grads(False)
     torch.testing.assert_close(fused[0], reference[0])
@@ -115,8 +116,8 @@ def test_the_fused_critic_step_equals_the_critic_and_the_per_sample_penalty_with
         torch.testing.assert_close(mine, theirs)
     # and the input gradient of the real and fake rows, when a caller asks for it
     leaf = real.clone().requires_grad_(True)
-    scores, _ = critic.scores_and_penalty(leaf, fake, a, alpha)
-    (mine,) = torch.autograd.grad(scores[:b].sum(), leaf)
+    d_real, _, _ = critic.scores_and_penalty(leaf, fake, a, alpha)
+    (mine,) = torch.autograd.grad(d_real * b, leaf)
     leaf2 = real.clone().requires_grad_(True)
     (theirs,) = torch.autograd.grad(critic(leaf2, a).sum(), leaf2)
     torch.testing.assert_close(mine, theirs)
