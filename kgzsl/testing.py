@@ -884,11 +884,7 @@ def check_save_load(
     import torch
 
     name = method.registry_name
-    path = Path(folder) / f"{name or 'method'}.pt"
-    method.save(path)
-    loaded = type(method).load(path)
-    _require(type(loaded) is type(method), f"{name}: load gave a {type(loaded).__name__}")
-    _require(loaded.get_params() == method.get_params(), f"{name}: load lost the method's parameters")
+    loaded = _roundtrip(method, Path(folder))  # same type, same parameters
     _require(
         torch_equal(loaded.decision_function(test), method.decision_function(test)),
         f"{name}: save -> load changed the scores",

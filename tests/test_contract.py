@@ -11,6 +11,7 @@ mirroring its file.
 
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -28,9 +29,14 @@ from kgzsl.testing import (
     MARGINS,
     check_classifier,
     check_encoder,
+    check_generative_beats_chance,
     check_method,
     check_roundtrip,
+    check_same_seed_same_numbers,
+    check_save_load,
+    check_training_log,
     contract_task,
+    cpu_context,
     margin_for,
     toy_dataset,
     toy_kg,
@@ -270,6 +276,62 @@ def test_method_contract_fails_on_a_broken_method(cls, message, registered, tmp_
 def test_method_contract_passes_the_unbroken_method(tmp_path: Path):
     # the broken methods above differ from this one only by their defect
     assert check_method(ESZSL, tmp_path)["zsl_top1"] >= CHANCE + margin_for("eszsl")
+
+
+# --------------------------------------------------------------------------- the generative methods' checks can fail
+#
+# ESZSL (closed form, milliseconds) and the broken copies above, or one more, stand in for a method.
+
+
+class _PerturbedOnLoad(ESZSL):
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self.weights_ = self.weights_ + 1e-3
+
+
+def test_same_seed_check_fails_on_an_unseeded_method_and_on_one_that_ignores_the_seed():
+    task, test, _ = contract_task()
+    with pytest.raises(AssertionError, match=r"the same seed \(0\) gave other scores"):
+        check_same_seed_same_numbers(_Unseeded, task, test)
+    # ESZSL is deterministic whatever the seed: it passes the first clause, not the second
+    runs = check_same_seed_same_numbers(ESZSL, task, test, other_seed=None)
+    assert len(runs) == 2 and isinstance(runs[0][0], ESZSL)
+    with pytest.raises(AssertionError, match=r"another seed \(1\) gave the same scores"):
+        check_same_seed_same_numbers(ESZSL, task, test)
+
+
+def test_save_load_check_fails_when_load_changes_the_scores(registered, tmp_path: Path):
+    task, test, _ = contract_task()
+    ok = ESZSL().fit(task, context=cpu_context())
+    assert type(check_save_load(ok, tmp_path, test, classes=None)) is ESZSL
+    registered(METHODS, _PerturbedOnLoad)
+    broken = _PerturbedOnLoad().fit(task, context=cpu_context())
+    with pytest.raises(AssertionError, match="save -> load changed the scores"):
+        check_save_load(broken, tmp_path, test, classes=None)
+
+
+def test_beats_chance_check_fails_at_chance():
+    measured = check_generative_beats_chance(ESZSL, {"zsl/top1": CHANCE})
+    assert {"zsl/top1", "gzsl/seen", "gzsl/unseen", "gzsl/h"} <= set(measured)
+    # ties count as expected hits: a constant score is GZSL chance, 1/10 on each side of the toy task
+    with pytest.raises(AssertionError, match=r"gzsl/h 0\.100 <= 0\.200"):
+        check_generative_beats_chance(_Chance, {"gzsl/h": 0.2})
+    with pytest.raises(AssertionError, match="no metric 'gzsl/H'"):
+        check_generative_beats_chance(ESZSL, {"gzsl/H": 0.1})
+
+
+def test_training_log_check_fails_on_a_missing_epoch_a_missing_loss_or_a_nan():
+    def fitted(*rows):
+        return SimpleNamespace(registry_name="fake", train_log_=[{"stage": "generator", **r} for r in rows])
+
+    good = fitted({"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.4})
+    assert len(check_training_log(good, {"loss"}, epochs=2)) == 2
+    with pytest.raises(AssertionError, match=r"generator epochs logged \[1, 2\]"):
+        check_training_log(good, {"loss"}, epochs=3)
+    with pytest.raises(AssertionError, match=r"has no \['gp'\]"):
+        check_training_log(good, {"loss", "gp"}, epochs=2)
+    with pytest.raises(AssertionError, match=r"non-finite .* \[\(2, 'loss'\)\]"):
+        check_training_log(fitted({"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": float("nan")}), {"loss"}, epochs=2)
 
 
 def test_contract_task_has_a_class_outside_the_candidates():
