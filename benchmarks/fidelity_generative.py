@@ -54,8 +54,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 HERE = Path(__file__).resolve().parent
 
 #: the synthetic AWA2 stand-in (real split sizes and attributes, 2048-d)
@@ -308,17 +306,6 @@ def format_table(
     return "\n".join(lines)
 
 
-def _value(text: str) -> Any:
-    """A ``--set`` value as YAML reads it, except that ``1e-4`` is a number (YAML 1.1 reads a string)."""
-    value = yaml.safe_load(text)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--methods", nargs="*", default=None, help="default: every generative method and eszsl")
@@ -347,13 +334,15 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--epochs-scale: expected a value > 0")
     if not 0 < args.image_fraction <= 1:
         p.error("--image-fraction: expected a value in (0, 1]")
+    from kgzsl.config import load_yaml
+
     overrides: dict[str, dict[str, Any]] = {}
     for item in args.overrides:
         target, sep, value = item.partition("=")
         name, dot, key = target.partition(".")
         if not (sep and dot and name and key):
             p.error(f"--set {item}: expected METHOD.KEY=VALUE")
-        overrides.setdefault(name, {})[key] = _value(value)
+        overrides.setdefault(name, {})[key] = load_yaml(value)  # as `kgzsl run --set` reads it: 1e-4 a float
     methods = args.methods or [*BASELINES, *generative_methods()]
     seeds = args.seeds[:1] if args.quick else args.seeds
     scale = QUICK_SCALE if args.quick and args.epochs_scale == 1.0 else args.epochs_scale

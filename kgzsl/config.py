@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -137,7 +138,7 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
             f"{path}:{line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); save the config as UTF-8"
         ) from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -151,6 +152,26 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
+class ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that ``1e-4`` is a float as in YAML 1.2 (YAML 1.1 wants ``1.0e-4``).
+
+    Learning rates are written that way in every ML config; PyYAML alone reads them as strings.
+    """
+
+
+ConfigLoader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """A YAML document as kgzsl reads configs (:class:`ConfigLoader`)."""
+    return yaml.load(text, Loader=ConfigLoader)  # noqa: S506  (a SafeLoader subclass)
+
+
 def _parse_override(item: str) -> tuple[list[str], Any]:
     if "=" not in item:
         raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. method.epochs=5")
@@ -161,7 +182,7 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
     if parts[0] == "select":  # select's keys are key paths themselves: select.method.alpha=[1, 2]
         parts = ["select", ".".join(parts[1:])]
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = load_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     return parts, value

@@ -57,6 +57,24 @@ def test_overrides_are_parsed_as_yaml_and_validated():
         resolve(apply_overrides(MINIMAL, ["method.alpha=big"]))
 
 
+def test_exponent_floats_without_a_dot_are_floats_in_files_and_overrides(tmp_path: Path):
+    """``lr: 1e-3`` (how every ML config writes it) is a float; PyYAML's YAML 1.1 alone reads a string."""
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "dataset: {name: synthetic_kg}\nsemantics: {name: dataset}\n"
+        "method: {name: cvae, lr: 1e-3, kl_weight: 5E+0, epochs: 2}\ntrain: {seed: 1_000}\n",
+        encoding="utf-8",
+    )
+    cfg = load_config(path)
+    assert cfg["method"]["lr"] == 1e-3 and isinstance(cfg["method"]["lr"], float)
+    assert cfg["method"]["kl_weight"] == 5.0 and cfg["method"]["epochs"] == 2 and cfg["train"]["seed"] == 1000
+    resolved = resolve(apply_overrides(cfg, ["method.lr=5e-4", "method.name=cvae"]))
+    assert resolved["method"]["lr"] == 5e-4
+    # quoted, or not a number, it stays a string
+    assert apply_overrides(MINIMAL, ['method.alpha="1e-3"'])["method"]["alpha"] == "1e-3"
+    assert apply_overrides(MINIMAL, ["method.alpha=1e4x"])["method"]["alpha"] == "1e4x"
+
+
 @pytest.mark.parametrize(
     "item, message",
     [

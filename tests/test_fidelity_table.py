@@ -41,9 +41,21 @@ def test_config_carries_the_fraction_and_the_overrides(fidelity):
     assert "classifier" not in fidelity.config_for("eszsl", 1.0, False)
 
 
-def test_set_values_are_numbers_where_yaml_1_1_reads_strings(fidelity):
-    assert fidelity._value("1e-4") == 1e-4 and fidelity._value("1024") == 1024
-    assert fidelity._value("true") is True and fidelity._value("softmax") == "softmax"
+def test_set_values_are_read_as_kgzsl_reads_configs(fidelity, monkeypatch, tmp_path):
+    """``--set f_clswgan.lr=1e-4`` is a float (YAML 1.1 alone reads a string), ints stay ints."""
+    seen = {}
+
+    def fake_run_all(methods, seeds, out, scale, quick, fraction, preset, overrides):
+        seen.update(overrides)
+        return []
+
+    monkeypatch.setattr(fidelity, "run_all", fake_run_all)
+    sets = ["--set", "f_clswgan.lr=1e-4", "--set", "f_clswgan.hidden=1024", "--set", "cvae.fidelity=false"]
+    fidelity.main(["--methods", "f_clswgan", *sets, "--write", str(tmp_path / "t.md")])
+    assert seen == {"f_clswgan": {"lr": 1e-4, "hidden": 1024}, "cvae": {"fidelity": False}}
+    assert isinstance(seen["f_clswgan"]["lr"], float) and (tmp_path / "t.md").is_file()
+    with pytest.raises(SystemExit):
+        fidelity.main(["--set", "lr=1e-4"])
 
 
 def test_the_table_says_synthetic_and_what_was_shortened(fidelity):
