@@ -28,6 +28,9 @@ A ``classifier`` section given to a method that uses none (``uses_classifier = F
 ``eszsl``) is dropped from the resolved config with a warning (printed by the CLI and recorded
 in the run's ``meta.json``), so that ``--set method.name=eszsl`` on a config written for a
 generative method still runs, and a saved config never shows a classifier that was not used.
+A method that uses one and is given none gets the default classifier's section (``softmax`` with
+its defaults, what the method would build itself), so that the saved config shows it and
+``select`` / the validation stage's ``classifier.epochs`` have a section to set.
 """
 
 from __future__ import annotations
@@ -335,6 +338,8 @@ def resolve(config: dict[str, Any], warnings: list[str] | None = None) -> dict[s
             f"the classifier section ({resolved['classifier']['name']}) is ignored"
         )
         resolved["classifier"] = None
+    elif resolved["classifier"] is None and getattr(method, "uses_classifier", False):
+        resolved["classifier"] = _resolve_component("classifier", {"name": DEFAULT_NAMES["classifier"]})
     resolved["select"] = resolve_select(config.get("select"), resolved, warnings)
     return resolved
 

@@ -181,6 +181,15 @@ def test_classifier_for_a_method_without_one_is_a_warning_and_dropped():
     assert warnings == []
 
 
+def test_a_method_that_uses_a_classifier_and_is_given_none_gets_the_default_section():
+    from kgzsl.registry import CLASSIFIERS
+
+    resolved = resolve({**MINIMAL, "method": {"name": "cvae"}})
+    assert resolved["classifier"]["name"] == "softmax"
+    # the defaults the method would have built itself
+    assert resolved["classifier"] == {"name": "softmax", **CLASSIFIERS.build("softmax").get_params()}
+
+
 @pytest.mark.parametrize(
     "content, message",
     [

@@ -267,6 +267,14 @@ def test_long_run_names_are_hashed_and_bad_names_refused():
             run_name("demo", [], bad)
 
 
+def test_a_generative_run_without_a_classifier_section_selects_its_epochs_on_validation(tmp_path: Path):
+    """No ``classifier:`` in the config: the default softmax is resolved, its epochs chosen and saved."""
+    cfg = {**SMALL, "method": {"name": "cvae", "epochs": 2, "n_synthetic": 20, "hidden": 32, "fidelity": False}}
+    result = run_experiment(cfg, stem="noclf", out=tmp_path, progress=False)
+    assert result.config["classifier"]["name"] == "softmax"
+    assert result.config["classifier"]["epochs"] == result.metrics["select/classifier.epochs"]
+
+
 def test_test_selected_figures_are_recorded_apart_from_the_headline(tmp_path: Path):
     cfg = {
         **SMALL,
