@@ -256,7 +256,8 @@ def format_table(
     schedule = "" if scale == 1.0 else f"; every epoch count × {scale:g} (not the authors' schedules)"
     if not preset:
         schedule += "; kgzsl's defaults, not the authors' AWA2 presets"
-    if any(set(r["config"]) - {"name", "preset"} for r in rows):
+    shortened = any(set(r["config"]) - {"name", "preset"} for r in rows)  # a setting replaced
+    if shortened:
         schedule += (
             "; the settings listed in a method's cell replace its preset's or defaults' "
             "(shorter schedules, narrower networks: not the authors' runs)"
@@ -284,7 +285,7 @@ def format_table(
         "features from real ones of the same seen classes (50 = indistinguishable). Classifier epochs and γ "
         "chosen on validation (GZSL H), never on test.",
     ]
-    if any(set(r["config"]) - {"name", "preset"} for r in rows):
+    if shortened:
         lines += [
             "",
             "Shortened runs measure the methods at the schedules listed, not what each reaches at its authors' "
